@@ -1,0 +1,52 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# shmring top-level Makefile. The kernel module is described by ./Kbuild
+# and built with the kernel's own build system; the rest are plain make.
+#
+#   make            library, tools, module (against Debian's 6.1 headers)
+#   make demo       the main job: writer and reader streaming through a ring
+#   make check      every test lane; ends with "N passed, N failed, N skipped"
+#   make install    library, headers, pkg-config file, tools, man pages
+
+KVER   ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | grep -v -- -rt- | sort -V | tail -1 | sed 's,.*/linux-headers-,,')
+KDIR   ?= /usr/src/linux-headers-$(KVER)
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all deps lib tools module module-check demo check clean install
+
+all: lib tools module
+
+deps:
+	@bash scripts/install-deps.sh
+
+lib:
+	$(MAKE) -C userlib
+
+tools: lib
+	$(MAKE) -C tools
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+# W=1, sparse and checkpatch --strict over the module sources.
+module-check: deps
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 C=2 modules
+	perl build/kernel-files/scripts/checkpatch.pl --no-tree --strict --quiet \
+		--ignore FILE_PATH_CHANGES -f kmod/*.c kmod/*.h include/uapi/linux/shmring.h
+
+demo: deps
+	@bash scripts/demo.sh
+
+check: deps
+	@bash scripts/check.sh
+
+install: lib tools
+	$(MAKE) -C userlib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) -C tools install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	-$(MAKE) -C userlib clean
+	-$(MAKE) -C tools clean
+	rm -rf build/out build/logs
