@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT OR LGPL-2.1-or-later */
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
  * libshmring: the versioned header every ring kind puts at the start of
  * its META area.
@@ -52,6 +52,27 @@ struct shmring_hdr {
 };
 
 #define SHMRING_HDR_KIND_OFFSET	SHMRING_PAD
+
+/*
+ * Creator: fill the identity fields from the region and the arguments;
+ * magic stays 0 so attachers keep waiting. hdr_bytes must fit meta_bytes.
+ * Returns 0 or -EINVAL.
+ */
+int shmring_hdr_init(struct shmring_hdr *h, const struct shmring_region *r,
+		     uint16_t kind, uint32_t hdr_bytes, uint32_t flags,
+		     const uint64_t param[4]);
+
+/* Creator: publish (release) once the kind's own state is initialised. */
+void shmring_hdr_publish(struct shmring_hdr *h);
+
+/*
+ * Attacher: wait up to timeout_ns (0: 2 s) for the header to be published,
+ * then validate it against the region and the expected kind. Returns 0,
+ * -ETIMEDOUT (never published: creator died or is stuck), -EPROTO (bad
+ * magic, layout version or geometry), -EMEDIUMTYPE (a ring of another kind).
+ */
+int shmring_hdr_attach(const struct shmring_hdr *h, const struct shmring_region *r,
+		       uint16_t kind, uint64_t timeout_ns);
 
 #ifdef __cplusplus
 }

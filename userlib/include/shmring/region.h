@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: MIT OR LGPL-2.1-or-later */
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
 /*
  * libshmring: regions.
  *
