@@ -112,7 +112,8 @@ struct shmring_stream {
 	struct shmring_region *region;
 	uint64_t wait_timeout_ns;
 	uint32_t spin;
-	uint32_t eof;		/* reader: end of stream seen */
+	uint32_t finished;	/* writer: done()/abort() called; reader:
+				 * end of stream seen or abort() called */
 };
 
 /*

@@ -1,0 +1,535 @@
+// SPDX-License-Identifier: MIT OR LGPL-2.1
+/*
+ * libshmring: SPSC byte stream, slow paths and control plane.
+ *
+ * The hot path is inline in shmring/stream.h. Everything that reads the
+ * peer's shared state goes through stream_refresh(), which validates it, and
+ * everything that waits goes through shmring_stream_wait().
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <shmring/stream.h>
+
+/* Copy in steps of this much, publishing the position after each step, so
+ * that the peer can start on the first part of a large call early. */
+#define STREAM_STEP	(32U << 10)
+
+/* Smallest opts->size accepted (the first published version). */
+#define STREAM_OPTS_VER0	40
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static size_t min_sz(size_t a, uint64_t b)
+{
+	return (uint64_t)a < b ? a : (size_t)b;
+}
+
+/* Raise this end's abort flag. Our flags word is written only by us. */
+static void stream_set_own_flag(struct shmring_stream *s)
+{
+	if (s->role == SHMRING_STREAM_WRITER)
+		/* Release: everything we published before is ordered before
+		 * the flag. Pairs with the acquire load in the reader's
+		 * stream_refresh(). */
+		__atomic_fetch_or(&s->shared->wflags, SHMRING_STREAM_WF_ABORT,
+				  __ATOMIC_RELEASE);
+	else
+		/* Release; pairs with the acquire load of rflags in the
+		 * writer's stream_refresh(). */
+		__atomic_fetch_or(&s->shared->rflags, SHMRING_STREAM_RF_ABORT,
+				  __ATOMIC_RELEASE);
+}
+
+/* The peer broke the protocol: stop for good and tell it we gave up. */
+static int stream_corrupt(struct shmring_stream *s)
+{
+	s->err = -EPROTO;
+	s->grant = 0;
+	stream_set_own_flag(s);
+	return -EPROTO;
+}
+
+/*
+ * Reload the peer's position and flags, validate them and update the cached
+ * copy. Returns 0 or the (now sticky) negative errno.
+ */
+static int stream_refresh(struct shmring_stream *s)
+{
+	struct shmring_stream_shared *sh = s->shared;
+	uint64_t p;
+	uint32_t f;
+
+	if (s->err)
+		return s->err;
+	if (s->role == SHMRING_STREAM_WRITER) {
+		/*
+		 * Acquire: the reader's copies out of the bytes below read_pos
+		 * happen before we overwrite them. Pairs with the release
+		 * store in the reader's shmring_stream__advance().
+		 */
+		p = __atomic_load_n(&sh->read_pos, __ATOMIC_ACQUIRE);
+		/* Never backwards, never past what we wrote; then
+		 * pos - p <= pos - peer <= size holds by induction. */
+		if (p < s->peer || p > s->pos)
+			return stream_corrupt(s);
+		s->peer = p;
+		/* Acquire; pairs with stream_set_own_flag() in the reader. */
+		f = __atomic_load_n(&sh->rflags, __ATOMIC_ACQUIRE);
+		if (f & ~SHMRING_STREAM_RF_ABORT)
+			return stream_corrupt(s);
+		if (f & SHMRING_STREAM_RF_ABORT) {
+			s->err = -EPIPE;
+			s->grant = 0;
+			return -EPIPE;
+		}
+		return 0;
+	}
+
+	/*
+	 * Acquire: the writer's copies into DATA below write_pos are visible
+	 * before we read them. Pairs with the release store in the writer's
+	 * shmring_stream__advance().
+	 */
+	p = __atomic_load_n(&sh->write_pos, __ATOMIC_ACQUIRE);
+	if (p < s->peer || p - s->pos > s->size)
+		return stream_corrupt(s);
+	s->peer = p;
+	/* Acquire; pairs with the release in shmring_stream_done() and
+	 * stream_set_own_flag() in the writer. */
+	f = __atomic_load_n(&sh->wflags, __ATOMIC_ACQUIRE);
+	if (f & ~(SHMRING_STREAM_WF_DONE | SHMRING_STREAM_WF_ABORT))
+		return stream_corrupt(s);
+	if (f & SHMRING_STREAM_WF_ABORT) {
+		s->err = -ECONNABORTED;
+		s->grant = 0;
+		return -ECONNABORTED;
+	}
+	if ((f & SHMRING_STREAM_WF_DONE) && p == s->pos) {
+		/*
+		 * The writer stored its last write_pos before DONE (release),
+		 * and we acquired DONE, so this reload sees the final
+		 * position: if it still equals ours, the stream is over.
+		 */
+		p = __atomic_load_n(&sh->write_pos, __ATOMIC_ACQUIRE);
+		if (p < s->peer || p - s->pos > s->size)
+			return stream_corrupt(s);
+		s->peer = p;
+		if (p == s->pos)
+			s->finished = 1;
+	}
+	return 0;
+}
+
+static uint64_t stream_avail(const struct shmring_stream *s)
+{
+	if (s->role == SHMRING_STREAM_WRITER)
+		return s->size - (s->pos - s->peer);
+	return s->peer - s->pos;
+}
+
+static int stream_check(const struct shmring_stream *s, int role)
+{
+	if (!s || s->role != role)
+		return -EBADF;
+	return s->err;
+}
+
+ssize_t shmring_stream_wait(struct shmring_stream *s, size_t min)
+{
+	uint64_t last, deadline = 0, av;
+	uint32_t spins = 0;
+	int ret;
+
+	if (!s || (s->role != SHMRING_STREAM_WRITER &&
+		   s->role != SHMRING_STREAM_READER))
+		return -EBADF;
+	if (s->err)
+		return s->err;
+	if ((uint64_t)min > s->size)
+		return -EINVAL;
+	last = s->peer;
+	for (;;) {
+		ret = stream_refresh(s);
+		if (ret)
+			return ret;
+		av = stream_avail(s);
+		if (av >= min || (s->role == SHMRING_STREAM_READER && s->finished))
+			return (ssize_t)av;
+		if (s->peer != last) {
+			/* progress: restart the stall clock */
+			last = s->peer;
+			deadline = 0;
+		}
+		if (spins < s->spin) {
+			spins++;
+			cpu_relax();
+			continue;
+		}
+		/*
+		 * Only a peer that stalls (or a hostile one that parks a
+		 * valid-looking position) gets here; invalid positions were
+		 * caught by stream_refresh(). Bound the wait if asked to.
+		 */
+		if (s->wait_timeout_ns) {
+			uint64_t t = now_ns();
+
+			if (!deadline)
+				deadline = t + s->wait_timeout_ns;
+			else if (t >= deadline)
+				return -ETIMEDOUT;
+		}
+		sched_yield();
+	}
+}
+
+ssize_t shmring_stream__write_slow(struct shmring_stream *s, const void *buf,
+				   size_t len, int block)
+{
+	const unsigned char *src = buf;
+	size_t done = 0;
+	ssize_t ret;
+
+	ret = stream_check(s, SHMRING_STREAM_WRITER);
+	if (ret)
+		return ret;
+	s->grant = 0;
+	if (!len)
+		return 0;
+	while (done < len) {
+		uint64_t fr = stream_avail(s);
+		size_t n;
+
+		if (fr < len - done && fr < STREAM_STEP) {
+			ret = stream_refresh(s);
+			if (ret)
+				return ret;
+			fr = stream_avail(s);
+		}
+		if (!fr) {
+			if (!block)
+				return done ? (ssize_t)done : -EAGAIN;
+			ret = shmring_stream_wait(s, min_sz(len - done,
+					s->size < STREAM_STEP ? s->size : STREAM_STEP));
+			if (ret < 0)
+				return ret;
+			fr = (uint64_t)ret;
+		}
+		n = min_sz(len - done, fr);
+		if (n > STREAM_STEP)
+			n = STREAM_STEP;
+		memcpy(s->data + s->off, src + done, n);
+		shmring_stream__advance(s, n);
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t shmring_stream__read_slow(struct shmring_stream *s, void *buf,
+				  size_t len, int block)
+{
+	unsigned char *dst = buf;
+	size_t done = 0;
+	uint64_t av;
+	ssize_t ret;
+
+	ret = stream_check(s, SHMRING_STREAM_READER);
+	if (ret)
+		return ret;
+	s->grant = 0;
+	if (!len)
+		return 0;
+	av = stream_avail(s);
+	if (av < len) {
+		ret = stream_refresh(s);
+		if (ret)
+			return ret;
+		av = stream_avail(s);
+	}
+	if (!av) {
+		if (s->finished)
+			return 0;
+		if (!block)
+			return -EAGAIN;
+		ret = shmring_stream_wait(s, 1);
+		if (ret <= 0)
+			return ret;
+		av = (uint64_t)ret;
+	}
+	len = min_sz(len, av);
+	while (done < len) {
+		size_t n = len - done;
+
+		if (n > STREAM_STEP)
+			n = STREAM_STEP;
+		memcpy(dst + done, s->data + s->off, n);
+		shmring_stream__advance(s, n);
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t shmring_stream__reserve_slow(struct shmring_stream *s, size_t min,
+				     void **ptr)
+{
+	uint64_t fr;
+	int ret;
+
+	ret = stream_check(s, SHMRING_STREAM_WRITER);
+	if (ret)
+		return ret;
+	s->grant = 0;
+	if ((uint64_t)min > s->size)
+		return -EINVAL;
+	ret = stream_refresh(s);
+	if (ret)
+		return ret;
+	fr = stream_avail(s);
+	if (!fr || fr < min)
+		return -EAGAIN;
+	*ptr = s->data + s->off;
+	s->grant = fr;
+	return (ssize_t)fr;
+}
+
+ssize_t shmring_stream__peek_slow(struct shmring_stream *s, const void **ptr)
+{
+	uint64_t av;
+	int ret;
+
+	ret = stream_check(s, SHMRING_STREAM_READER);
+	if (ret)
+		return ret;
+	s->grant = 0;
+	ret = stream_refresh(s);
+	if (ret)
+		return ret;
+	av = stream_avail(s);
+	if (!av)
+		return s->finished ? 0 : -EAGAIN;
+	*ptr = s->data + s->off;
+	s->grant = av;
+	return (ssize_t)av;
+}
+
+int shmring_stream_done(struct shmring_stream *s)
+{
+	if (!s || s->role != SHMRING_STREAM_WRITER)
+		return -EBADF;
+	if (s->finished)
+		return s->err == -ESHUTDOWN ? 0 : s->err;
+	if (s->err)
+		return s->err;
+	/*
+	 * Release: the last write_pos store (and the data before it) is
+	 * ordered before DONE. Pairs with the reader's acquire of wflags in
+	 * stream_refresh(), which then reloads write_pos.
+	 */
+	__atomic_fetch_or(&s->shared->wflags, SHMRING_STREAM_WF_DONE,
+			  __ATOMIC_RELEASE);
+	s->finished = 1;
+	s->grant = 0;
+	s->err = -ESHUTDOWN;
+	return 0;
+}
+
+int shmring_stream_abort(struct shmring_stream *s)
+{
+	if (!s || (s->role != SHMRING_STREAM_WRITER &&
+		   s->role != SHMRING_STREAM_READER))
+		return -EBADF;
+	stream_set_own_flag(s);
+	s->finished = 1;
+	s->grant = 0;
+	if (!s->err || s->err == -EPIPE || s->err == -ECONNABORTED)
+		s->err = -ESHUTDOWN;
+	return 0;
+}
+
+uint64_t shmring_stream_size(const struct shmring_stream *s)
+{
+	return s ? s->size : 0;
+}
+
+const struct shmring_region *shmring_stream_region(const struct shmring_stream *s)
+{
+	return s ? s->region : NULL;
+}
+
+static int stream_parse_opts(const struct shmring_stream_opts *in,
+			     struct shmring_stream_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->size = sizeof(*o);
+	o->numa_node = -1;
+	if (!in)
+		return 0;
+	if (in->size < STREAM_OPTS_VER0)
+		return -EINVAL;
+	if (in->size > sizeof(*o)) {
+		const unsigned char *p = (const unsigned char *)in;
+
+		for (size_t i = sizeof(*o); i < in->size; i++)
+			if (p[i])
+				return -E2BIG;
+	}
+	memcpy(o, in, in->size < sizeof(*o) ? in->size : sizeof(*o));
+	o->size = sizeof(*o);
+	if (o->flags & ~(SHMRING_F_EXCL | SHMRING_F_NOHUGE))
+		return -EINVAL;
+	return 0;
+}
+
+static int stream_open(const char *name, uint64_t size, int role, int create,
+		       const struct shmring_stream_opts *uopts,
+		       struct shmring_stream **out)
+{
+	const size_t need = SHMRING_HDR_KIND_OFFSET +
+			    sizeof(struct shmring_stream_shared);
+	struct shmring_region_opts ro;
+	struct shmring_stream_opts o;
+	struct shmring_region *r = NULL;
+	struct shmring_stream *s;
+	struct shmring_hdr *h;
+	uint64_t w, rd;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (role != SHMRING_STREAM_WRITER && role != SHMRING_STREAM_READER)
+		return -EINVAL;
+	ret = stream_parse_opts(uopts, &o);
+	if (ret)
+		return ret;
+	if (create && (!size || size > SHMRING_DATA_BYTES_MAX))
+		return -EINVAL;
+
+	memset(&ro, 0, sizeof(ro));
+	ro.size = sizeof(ro);
+	ro.flags = o.flags | (create ? SHMRING_F_CREATE : 0);
+	ro.backend = o.backend;
+	ro.mode = o.mode;
+	ro.numa_node = o.numa_node;
+	ro.meta_bytes = 4096;
+	ro.data_bytes = create ? size : 0;
+	ro.timeout_ns = o.attach_timeout_ns;
+	ret = shmring_region_open(name, &ro, &r);
+	if (ret)
+		return ret;
+	if (r->meta_bytes < need || !r->data_bytes) {
+		ret = -EPROTO;
+		goto fail;
+	}
+	h = r->meta;
+	if (r->created) {
+		const uint64_t param[4] = {
+			SHMRING_STREAM_LAYOUT,
+			sizeof(struct shmring_stream_shared), 0, 0,
+		};
+
+		memset((unsigned char *)r->meta + SHMRING_HDR_KIND_OFFSET, 0,
+		       sizeof(struct shmring_stream_shared));
+		ret = shmring_hdr_init(h, r, SHMRING_KIND_STREAM, (uint32_t)need,
+				       0, param);
+		if (ret)
+			goto fail;
+		shmring_hdr_publish(h);
+	} else {
+		ret = shmring_hdr_attach(h, r, SHMRING_KIND_STREAM,
+					 o.attach_timeout_ns);
+		if (ret)
+			goto fail;
+		/* Immutable once published, but still peer-written memory. */
+		if (__atomic_load_n(&h->param[0], __ATOMIC_RELAXED) !=
+			    SHMRING_STREAM_LAYOUT ||
+		    __atomic_load_n(&h->param[1], __ATOMIC_RELAXED) !=
+			    sizeof(struct shmring_stream_shared)) {
+			ret = -EPROTO;
+			goto fail;
+		}
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	s->region = r;
+	s->shared = (struct shmring_stream_shared *)
+		((unsigned char *)r->meta + SHMRING_HDR_KIND_OFFSET);
+	s->data = r->data;
+	s->size = r->data_bytes;
+	s->role = role;
+	s->wait_timeout_ns = o.wait_timeout_ns;
+	s->spin = o.spin ? o.spin : SHMRING_STREAM_SPIN;
+
+	/* Acquire both; they pair with the peer's release stores. */
+	w = __atomic_load_n(&s->shared->write_pos, __ATOMIC_ACQUIRE);
+	rd = __atomic_load_n(&s->shared->read_pos, __ATOMIC_ACQUIRE);
+	if (rd > w || w - rd > s->size) {
+		free(s);
+		ret = -EPROTO;
+		goto fail;
+	}
+	if (role == SHMRING_STREAM_WRITER) {
+		s->own_pos = &s->shared->write_pos;
+		s->pos = w;
+		s->peer = rd;
+	} else {
+		s->own_pos = &s->shared->read_pos;
+		s->pos = rd;
+		s->peer = w;
+	}
+	s->off = s->pos % s->size;
+	*out = s;
+	return 0;
+fail:
+	shmring_region_close(r);
+	return ret;
+}
+
+int shmring_stream_create(const char *name, uint64_t size, int role,
+			  const struct shmring_stream_opts *opts,
+			  struct shmring_stream **out)
+{
+	return stream_open(name, size, role, 1, opts, out);
+}
+
+int shmring_stream_attach(const char *name, int role,
+			  const struct shmring_stream_opts *opts,
+			  struct shmring_stream **out)
+{
+	return stream_open(name, 0, role, 0, opts, out);
+}
+
+void shmring_stream_close(struct shmring_stream *s)
+{
+	if (!s)
+		return;
+	if (!s->finished && s->err != -EPROTO)
+		stream_set_own_flag(s);
+	shmring_region_close(s->region);
+	free(s);
+}
+
+int shmring_stream_unlink(const char *name, uint32_t backend)
+{
+	return shmring_region_unlink(name, backend);
+}
