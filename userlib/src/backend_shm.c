@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: MIT OR LGPL-2.1
+/*
+ * The userspace fallback backend: one file /dev/shm/shmring.<name> laid out
+ *
+ *   [CTRL page 4 KiB][META meta_bytes][pad to 2 MiB if DATA is 2 MiB sized][DATA]
+ *
+ * (the pad is a hole in the sparse tmpfs file; it keeps DATA aligned in the
+ * page cache so shmem THP can back it). shm_open(O_CREAT|O_EXCL) decides who
+ * creates. The creator sizes the file, then fills the CTRL page and stores
+ * its magic with release order; attachers wait (bounded) for the file size
+ * and the magic, validate the geometry against the file size and never map
+ * past EOF. DATA is mapped twice back to back inside one reserved range.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <shmring/region.h>
+#include "internal.h"
+
+#define SHM_PREFIX	"/shmring."
+#define CTRL_BYTES	SHMRING_SZ_4K
+
+static void shm_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, SHM_PREFIX "%s", name);
+}
+
+static uint64_t data_offset(uint64_t meta_bytes, uint64_t data_bytes)
+{
+	uint64_t off = CTRL_BYTES + meta_bytes;
+
+	if (data_bytes % SHMRING_SZ_2M == 0)
+		off = shmring_round_up(off, SHMRING_SZ_2M);
+	return off;
+}
+
+static _Atomic uint32_t *ctrl_u32(const uint32_t *field)
+{
+	return (_Atomic uint32_t *)(uintptr_t)field;
+}
+
+/* Is shmem THP possible for an madvise(MADV_HUGEPAGE) mapping? */
+static int shmem_thp_possible(void)
+{
+	char buf[128];
+	ssize_t n;
+	int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+		      O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strstr(buf, "[always]") || strstr(buf, "[within_size]") ||
+	       strstr(buf, "[advise]") || strstr(buf, "[force]");
+}
+
+/*
+ * Page size actually backing [addr, addr+len): 2 MiB when smaps shows the
+ * whole resident part of that mapping as PMD-mapped shmem, else 4 KiB.
+ */
+static size_t smaps_page_bytes(const void *addr, size_t len)
+{
+	char line[256];
+	unsigned long start = (unsigned long)(uintptr_t)addr, lo, hi;
+	unsigned long rss = 0, pmd = 0, v;
+	int in = 0, found = 0;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	(void)len;
+	if (!f)
+		return SHMRING_SZ_4K;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			if (found)
+				break;
+			in = lo == start;
+			found = in;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, "Rss: %lu kB", &v) == 1)
+			rss = v;
+		else if (sscanf(line, "ShmemPmdMapped: %lu kB", &v) == 1 ||
+			 sscanf(line, "FilePmdMapped: %lu kB", &v) == 1)
+			pmd += v;
+	}
+	fclose(f);
+	if (found && rss && pmd == rss)
+		return SHMRING_SZ_2M;
+	return SHMRING_SZ_4K;
+}
+
+/*
+ * Map DATA twice back to back at a 2 MiB aligned address. On success
+ * r->data, r->map_base and r->map_len are set.
+ */
+static int map_mirror(struct shmring_region *r, int prot, uint64_t off)
+{
+	size_t d = r->data_bytes, len = 2 * d + SHMRING_SZ_2M;
+	unsigned char *res, *base, *end;
+	void *p;
+
+	res = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (res == MAP_FAILED)
+		return -errno;
+	base = (unsigned char *)shmring_round_up((uintptr_t)res, SHMRING_SZ_2M);
+	end = base + 2 * d;
+	if (base > res)
+		munmap(res, (size_t)(base - res));
+	if (res + len > end)
+		munmap(end, (size_t)(res + len - end));
+
+	p = mmap(base, d, prot, MAP_SHARED | MAP_FIXED, r->fd, (off_t)off);
+	if (p == MAP_FAILED)
+		goto fail;
+	p = mmap(base + d, d, prot, MAP_SHARED | MAP_FIXED, r->fd, (off_t)off);
+	if (p == MAP_FAILED)
+		goto fail;
+	r->data = base;
+	r->map_base = base;
+	r->map_len = 2 * d;
+	return 0;
+fail:
+	{
+		int err = errno;
+
+		munmap(base, 2 * d);
+		return -err;
+	}
+}
+
+static void counters_add(struct shmring_region *r, int delta)
+{
+	struct shmring_ctrl *c = r->ctrl_map;
+
+	if (!c || (r->flags & SHMRING_F_RDONLY))
+		return;
+	/* attach_count counts open regions, map_count their 3 mappings
+	 * (DATA, META, CTRL), as /dev/shmring counts files and VMAs. */
+	atomic_fetch_add_explicit(ctrl_u32(&c->attach_count), (uint32_t)delta,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(ctrl_u32(&c->map_count), (uint32_t)(3 * delta),
+				  memory_order_relaxed);
+}
+
+static void unmap_all(struct shmring_region *r)
+{
+	if (r->map_base)
+		munmap(r->map_base, r->map_len);
+	if (r->ctrl_map)
+		munmap(r->ctrl_map, r->ctrl_len);
+	r->map_base = NULL;
+	r->ctrl_map = NULL;
+	r->data = NULL;
+	r->meta = NULL;
+	r->ctrl = NULL;
+}
+
+/* Map CTRL+META and the mirrored DATA, both sizes already known and checked. */
+static int map_areas(struct shmring_region *r, int prot)
+{
+	uint64_t off = data_offset(r->meta_bytes, r->data_bytes);
+	void *p;
+	int ret;
+
+	r->ctrl_len = CTRL_BYTES + r->meta_bytes;
+	p = mmap(NULL, r->ctrl_len, prot, MAP_SHARED, r->fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	r->ctrl_map = p;
+	r->ctrl = p;
+	r->meta = (unsigned char *)p + CTRL_BYTES;
+	ret = map_mirror(r, prot, off);
+	if (ret) {
+		unmap_all(r);
+		return ret;
+	}
+	r->page_bytes = SHMRING_SZ_4K;
+	if (!(r->flags & SHMRING_F_NOHUGE) && r->data_bytes % SHMRING_SZ_2M == 0 &&
+	    shmem_thp_possible()) {
+		/* Ask for THP and fault the pages in so smaps can tell. */
+		madvise(r->map_base, r->map_len, MADV_HUGEPAGE);
+		if (madvise(r->data, r->data_bytes, (prot & PROT_WRITE) ?
+			    MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
+			r->page_bytes = smaps_page_bytes(r->data, r->data_bytes);
+	}
+	return 0;
+}
+
+static int create_new(struct shmring_region *r, const struct shmring_opts_int *o,
+		      const char *path)
+{
+	uint64_t total = data_offset(o->meta_bytes, o->data_bytes) + o->data_bytes;
+	struct shmring_ctrl *c;
+	struct stat st;
+	int ret;
+
+	if (fchmod(r->fd, o->mode) < 0 || ftruncate(r->fd, (off_t)total) < 0 ||
+	    fstat(r->fd, &st) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	r->data_bytes = o->data_bytes;
+	r->meta_bytes = o->meta_bytes;
+	ret = map_areas(r, PROT_READ | PROT_WRITE);
+	if (ret)
+		goto fail;
+	c = r->ctrl_map;
+	c->abi_version = SHMRING_ABI_VERSION;
+	c->ring_id = (uint64_t)st.st_ino;
+	c->data_bytes = r->data_bytes;
+	c->meta_bytes = (uint32_t)r->meta_bytes;
+	c->page_bytes = (uint32_t)r->page_bytes;
+	c->ring_flags = r->page_bytes == SHMRING_SZ_2M ? SHMRING_INFO_HUGE : 0;
+	counters_add(r, 1);
+	atomic_store_explicit(ctrl_u32(&c->magic), SHMRING_CTRL_MAGIC,
+			      memory_order_release);
+	r->created = true;
+	return 0;
+fail:
+	shm_unlink(path);
+	return ret;
+}
+
+/* Wait for the creator to size the file and publish CTRL; then map. */
+static int attach_existing(struct shmring_region *r, const struct shmring_opts_int *o)
+{
+	int prot = (o->flags & SHMRING_F_RDONLY) ? PROT_READ : PROT_READ | PROT_WRITE;
+	uint64_t deadline = shmring__now_ns() + o->timeout_ns;
+	const struct shmring_ctrl *c = NULL;
+	uint64_t data, meta;
+	unsigned int round = 0;
+	struct stat st;
+	void *p = MAP_FAILED;
+	int ret;
+
+	for (;; round++) {
+		if (fstat(r->fd, &st) < 0)
+			return -errno;
+		if ((uint64_t)st.st_size >= CTRL_BYTES) {
+			if (p == MAP_FAILED) {
+				p = mmap(NULL, CTRL_BYTES, PROT_READ, MAP_SHARED, r->fd, 0);
+				if (p == MAP_FAILED)
+					return -errno;
+				c = p;
+			}
+			if (atomic_load_explicit(ctrl_u32(&c->magic),
+						 memory_order_acquire) != 0)
+				break;
+		}
+		if (shmring__now_ns() >= deadline) {
+			if (p != MAP_FAILED)
+				munmap(p, CTRL_BYTES);
+			return -ETIMEDOUT;
+		}
+		shmring__backoff(round);
+	}
+	data = c->data_bytes;
+	meta = c->meta_bytes;
+	if (c->magic != SHMRING_CTRL_MAGIC || c->abi_version != SHMRING_ABI_VERSION ||
+	    !data || data % SHMRING_SZ_4K || data > SHMRING_DATA_BYTES_MAX ||
+	    !meta || meta % SHMRING_SZ_4K || meta > SHMRING_META_BYTES_MAX) {
+		munmap(p, CTRL_BYTES);
+		return -EPROTO;
+	}
+	munmap(p, CTRL_BYTES);
+	/* Never map past EOF: a short file would SIGBUS on access. */
+	if (fstat(r->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < data_offset(meta, data) + data)
+		return -EPROTO;
+	/* CREATE without EXCL found a ring: the geometry must match. */
+	if ((o->flags & SHMRING_F_CREATE) &&
+	    (data != o->data_bytes || meta != o->meta_bytes))
+		return -EINVAL;
+	r->data_bytes = data;
+	r->meta_bytes = meta;
+	ret = map_areas(r, prot);
+	if (ret)
+		return ret;
+	counters_add(r, 1);
+	return 0;
+}
+
+int shmring__shm_open(struct shmring_region *r, const struct shmring_opts_int *o)
+{
+	char path[SHMRING_NAME_MAX + sizeof(SHM_PREFIX)];
+	int ret, acc = (o->flags & SHMRING_F_RDONLY) ? O_RDONLY : O_RDWR;
+
+	shm_path(path, sizeof(path), r->name);
+	r->backend = SHMRING_BACKEND_SHM;
+	if (o->flags & SHMRING_F_CREATE) {
+		r->fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+				 o->mode);
+		if (r->fd >= 0) {
+			ret = create_new(r, o, path);
+			goto out;
+		}
+		if (errno != EEXIST || (o->flags & SHMRING_F_EXCL))
+			return -errno;
+	}
+	r->fd = shm_open(path, acc | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (r->fd < 0)
+		return -errno;
+	ret = attach_existing(r, o);
+out:
+	if (ret) {
+		close(r->fd);
+		r->fd = -1;
+	}
+	return ret;
+}
+
+void shmring__shm_close(struct shmring_region *r)
+{
+	counters_add(r, -1);
+	unmap_all(r);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+int shmring__shm_unlink(const char *name)
+{
+	char path[SHMRING_NAME_MAX + sizeof(SHM_PREFIX)];
+	struct stat st;
+	int fd;
+
+	shm_path(path, sizeof(path), name);
+	/* Mark the CTRL page unlinked for those still mapping it. */
+	fd = shm_open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= CTRL_BYTES) {
+			struct shmring_ctrl *c = mmap(NULL, CTRL_BYTES,
+						      PROT_READ | PROT_WRITE,
+						      MAP_SHARED, fd, 0);
+
+			if (c != MAP_FAILED) {
+				if (atomic_load_explicit(ctrl_u32(&c->magic),
+							 memory_order_acquire) ==
+				    SHMRING_CTRL_MAGIC)
+					atomic_fetch_or_explicit(ctrl_u32(&c->ring_flags),
+								 SHMRING_INFO_UNLINKED,
+								 memory_order_relaxed);
+				munmap(c, CTRL_BYTES);
+			}
+		}
+		close(fd);
+	}
+	if (shm_unlink(path) < 0)
+		return -errno;
+	return 0;
+}

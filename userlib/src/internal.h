@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * libshmring internals shared by the core files. Nothing here is exported:
+ * every function is hidden, whatever the version script says.
+ */
+#ifndef SHMRING_INTERNAL_H
+#define SHMRING_INTERNAL_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <shmring/region.h>
+
+#define SHMRING_HIDDEN		__attribute__((visibility("hidden")))
+
+#define SHMRING_SZ_4K		4096ULL
+#define SHMRING_SZ_2M		(2ULL << 20)
+#define SHMRING_DEFAULT_TIMEOUT_NS	2000000000ULL
+
+/* Size of the first published struct shmring_region_opts. */
+#define SHMRING_REGION_OPTS_SIZE_VER0	40
+
+/* Options after validation and rounding. */
+struct shmring_opts_int {
+	uint32_t flags;
+	uint32_t mode;
+	int32_t numa_node;
+	uint32_t meta_bytes;	/* rounded to 4 KiB, at least 4 KiB */
+	uint64_t data_bytes;	/* rounded; 0 when attaching without a size */
+	uint64_t timeout_ns;	/* never 0 */
+};
+
+static inline uint64_t shmring_round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* CLOCK_MONOTONIC in ns. */
+SHMRING_HIDDEN uint64_t shmring__now_ns(void);
+/* Sleep for the n-th round of a bounded wait (grows from 50 us to 1 ms). */
+SHMRING_HIDDEN void shmring__backoff(unsigned int round);
+
+/* Backends. Fill r (name, fd, maps, sizes, created); return 0 or -errno. */
+SHMRING_HIDDEN int shmring__shm_open(struct shmring_region *r,
+				     const struct shmring_opts_int *o);
+SHMRING_HIDDEN void shmring__shm_close(struct shmring_region *r);
+SHMRING_HIDDEN int shmring__shm_unlink(const char *name);
+
+/* -ENODEV when /dev/shmring cannot be opened. */
+SHMRING_HIDDEN int shmring__dev_open(struct shmring_region *r,
+				     const struct shmring_opts_int *o);
+SHMRING_HIDDEN void shmring__dev_close(struct shmring_region *r);
+SHMRING_HIDDEN int shmring__dev_unlink(const char *name);
+/* 1 if /dev/shmring can be opened read-write, 0 if not. */
+SHMRING_HIDDEN int shmring__dev_present(void);
+
+#endif /* SHMRING_INTERNAL_H */
