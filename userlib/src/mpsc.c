@@ -1,0 +1,501 @@
+// SPDX-License-Identifier: MIT OR LGPL-2.1
+/*
+ * libshmring: MPSC ring, control plane and slow paths (the hot path is
+ * inline in shmring/mpsc.h; see docs/mpsc.md for the protocol).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmring/mpsc.h>
+
+_Static_assert(sizeof(struct shmring_mpsc_slot) == SHMRING_MPSC_SLOT_HDR,
+	       "slot header size is ABI");
+_Static_assert(sizeof(struct shmring_mpsc_shared) == 3 * SHMRING_PAD,
+	       "shared layout is ABI");
+_Static_assert(SHMRING_HDR_KIND_OFFSET + sizeof(struct shmring_mpsc_shared) <= 4096,
+	       "MPSC header fits the smallest META");
+
+#define MPSC_OPTS_SIZE_VER0	40
+#define MPSC_DEFAULT_STUCK_NS	1000000000ULL
+#define MPSC_HDR_BYTES	(SHMRING_HDR_KIND_OFFSET + sizeof(struct shmring_mpsc_shared))
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/*
+ * The one place a blocking call waits: spin `spin` polls, then yield once,
+ * and check the deadline. Returns 0 to poll again or -ETIMEDOUT. The
+ * wakeups issue replaces this with a sleep on the ring's doorbell.
+ */
+struct mpsc_wait {
+	uint64_t deadline;	/* CLOCK_MONOTONIC; UINT64_MAX: never */
+	uint32_t spin;
+	uint32_t n;
+};
+
+static void mpsc_wait_init(struct mpsc_wait *w, const struct shmring_mpsc *q,
+			   uint64_t timeout_ns)
+{
+	uint64_t now = now_ns();
+
+	w->spin = q->spin;
+	w->n = 0;
+	if (timeout_ns == SHMRING_MPSC_FOREVER || timeout_ns > UINT64_MAX - now)
+		w->deadline = UINT64_MAX;
+	else
+		w->deadline = now + timeout_ns;
+}
+
+static int mpsc_wait(struct mpsc_wait *w)
+{
+	if (++w->n < w->spin) {
+		cpu_relax();
+		if (w->n & 255)
+			return 0;
+	} else {
+		w->n = 0;
+		sched_yield();
+	}
+	if (w->deadline != UINT64_MAX && now_ns() >= w->deadline)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static int get_opts(const struct shmring_mpsc_opts *in, struct shmring_mpsc_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (in) {
+		if (in->size < MPSC_OPTS_SIZE_VER0)
+			return -EINVAL;
+		if (in->size > sizeof(*o)) {
+			const unsigned char *p = (const unsigned char *)in;
+			size_t i;
+
+			for (i = sizeof(*o); i < in->size; i++)
+				if (p[i])
+					return -E2BIG;
+		}
+		memcpy(o, in, in->size < sizeof(*o) ? in->size : sizeof(*o));
+	}
+	if (o->flags & ~(uint32_t)(SHMRING_F_EXCL | SHMRING_F_NOHUGE) || o->reserved0)
+		return -EINVAL;
+	if (!o->spin)
+		o->spin = SHMRING_MPSC_SPIN;
+	if (!o->stuck_ns)
+		o->stuck_ns = MPSC_DEFAULT_STUCK_NS;
+	return 0;
+}
+
+static uint64_t stride_for(uint32_t slot_bytes)
+{
+	return ((uint64_t)slot_bytes + SHMRING_MPSC_SLOT_HDR + SHMRING_CACHELINE - 1) &
+	       ~(uint64_t)(SHMRING_CACHELINE - 1);
+}
+
+/* Validate the geometry read from a header (shared memory). */
+static int check_geometry(uint64_t nslots, uint64_t slot_bytes, uint64_t stride,
+			  uint64_t data_bytes)
+{
+	if (nslots < SHMRING_MPSC_MIN_SLOTS || nslots > SHMRING_MPSC_MAX_SLOTS ||
+	    (nslots & (nslots - 1)))
+		return -EPROTO;
+	if (!slot_bytes || slot_bytes > SHMRING_MPSC_MAX_SLOT_BYTES ||
+	    stride != stride_for((uint32_t)slot_bytes))
+		return -EPROTO;
+	/* both factors are bounded above, so the product cannot overflow */
+	if (nslots * stride > data_bytes)
+		return -EPROTO;
+	return 0;
+}
+
+/* A consumer claim held by a process that no longer exists may be taken. */
+static bool pid_dead(uint32_t pid)
+{
+	return pid && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+static int claim_consumer(struct shmring_mpsc *q)
+{
+	struct shmring_mpsc_shared *sh = q->sh;
+	uint32_t cur = 0;
+	int tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		if (atomic_compare_exchange_strong_explicit(&sh->consumer, &cur, q->pid,
+							    memory_order_acq_rel,
+							    memory_order_acquire))
+			return 0;
+		if (!pid_dead(cur))
+			return -EBUSY;
+		/* cur holds the dead pid: retry replacing it */
+	}
+	return -EBUSY;
+}
+
+/*
+ * A new consumer resumes at the published tail. The previous consumer may
+ * have died between freeing a slot and publishing tail + 1: then the slot
+ * already reads EMPTY(tail + nslots) and we step over it.
+ */
+static int consumer_start(struct shmring_mpsc *q)
+{
+	uint64_t tail = atomic_load_explicit(&q->sh->tail, memory_order_acquire);
+	uint64_t head = atomic_load_explicit(&q->sh->head, memory_order_acquire);
+	uint64_t w = atomic_load_explicit(&shmring_mpsc__slot(q, tail)->state,
+					  memory_order_acquire);
+
+	if (w == SHMRING_MPSC_WORD(tail + q->nslots, SHMRING_MPSC_EMPTY))
+		tail++;
+	if (head - tail > q->nslots)
+		return -EPROTO;
+	q->tail = tail;
+	atomic_store_explicit(&q->sh->tail, tail, memory_order_relaxed);
+	return 0;
+}
+
+static int mpsc_open(const char *name, uint32_t nslots, uint32_t slot_bytes, int role,
+		     const struct shmring_mpsc_opts *uopts, bool create,
+		     struct shmring_mpsc **out)
+{
+	struct shmring_region_opts ro;
+	struct shmring_mpsc_opts o;
+	struct shmring_region *r = NULL;
+	struct shmring_mpsc *q;
+	struct shmring_hdr *h;
+	uint64_t n2 = 0, stride = 0, param[4];
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (role != SHMRING_MPSC_PRODUCER && role != SHMRING_MPSC_CONSUMER)
+		return -EINVAL;
+	ret = get_opts(uopts, &o);
+	if (ret)
+		return ret;
+	if (create) {
+		if (nslots < SHMRING_MPSC_MIN_SLOTS || nslots > SHMRING_MPSC_MAX_SLOTS ||
+		    !slot_bytes || slot_bytes > SHMRING_MPSC_MAX_SLOT_BYTES)
+			return -EINVAL;
+		for (n2 = SHMRING_MPSC_MIN_SLOTS; n2 < nslots; n2 <<= 1)
+			;
+		stride = stride_for(slot_bytes);
+	} else if (o.flags) {
+		return -EINVAL;
+	}
+
+	memset(&ro, 0, sizeof(ro));
+	ro.size = sizeof(ro);
+	ro.flags = o.flags | (create ? SHMRING_F_CREATE : 0);
+	ro.backend = o.backend;
+	ro.mode = o.mode;
+	ro.numa_node = -1;
+	ro.meta_bytes = (uint32_t)MPSC_HDR_BYTES;
+	ro.data_bytes = n2 * stride;
+	ro.timeout_ns = o.attach_timeout_ns;
+	ret = shmring_region_open(name, &ro, &r);
+	if (ret)
+		return ret;
+	h = r->meta;
+
+	if (r->created) {
+		struct shmring_mpsc_shared *sh;
+		uint64_t i;
+
+		param[0] = n2;
+		param[1] = slot_bytes;
+		param[2] = stride;
+		param[3] = SHMRING_MPSC_LAYOUT;
+		ret = shmring_hdr_init(h, r, SHMRING_KIND_MPSC, (uint32_t)MPSC_HDR_BYTES,
+				       0, param);
+		if (ret)
+			goto fail;
+		sh = (struct shmring_mpsc_shared *)(void *)((unsigned char *)r->meta +
+							    SHMRING_HDR_KIND_OFFSET);
+		memset(sh, 0, sizeof(*sh));
+		for (i = 0; i < n2; i++) {
+			struct shmring_mpsc_slot *s =
+				(struct shmring_mpsc_slot *)(void *)(r->data + i * stride);
+
+			atomic_store_explicit(&s->state,
+					      SHMRING_MPSC_WORD(i, SHMRING_MPSC_EMPTY),
+					      memory_order_relaxed);
+			atomic_store_explicit(&s->len, 0, memory_order_relaxed);
+			atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+		}
+		shmring_hdr_publish(h);
+	} else {
+		ret = shmring_hdr_attach(h, r, SHMRING_KIND_MPSC, o.attach_timeout_ns);
+		if (ret)
+			goto fail;
+		/* copy once: the header is never re-read */
+		memcpy(param, h->param, sizeof(param));
+		if (param[3] != SHMRING_MPSC_LAYOUT || h->hdr_bytes < MPSC_HDR_BYTES) {
+			ret = -EPROTO;
+			goto fail;
+		}
+		ret = check_geometry(param[0], param[1], param[2], r->data_bytes);
+		if (ret)
+			goto fail;
+		if (create && (param[0] != n2 || param[1] != slot_bytes)) {
+			ret = -EINVAL;
+			goto fail;
+		}
+	}
+
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	q->region = r;
+	q->slots = r->data;
+	q->sh = (struct shmring_mpsc_shared *)(void *)((unsigned char *)r->meta +
+						       SHMRING_HDR_KIND_OFFSET);
+	q->nslots = param[0];
+	q->mask = param[0] - 1;
+	q->max_len = (uint32_t)param[1];
+	q->stride = (uint32_t)param[2];
+	q->pid = (uint32_t)getpid();
+	q->role = (uint32_t)role;
+	q->spin = o.spin;
+	q->stuck_ns = o.stuck_ns;
+	if (role == SHMRING_MPSC_CONSUMER) {
+		ret = claim_consumer(q);
+		if (!ret) {
+			ret = consumer_start(q);
+			if (ret)
+				atomic_store_explicit(&q->sh->consumer, 0, memory_order_release);
+		}
+		if (ret) {
+			free(q);
+			goto fail;
+		}
+	}
+	*out = q;
+	return 0;
+fail:
+	shmring_region_close(r);
+	return ret;
+}
+
+int shmring_mpsc_create(const char *name, uint32_t nslots, uint32_t slot_bytes,
+			int role, const struct shmring_mpsc_opts *opts,
+			struct shmring_mpsc **out)
+{
+	return mpsc_open(name, nslots, slot_bytes, role, opts, true, out);
+}
+
+int shmring_mpsc_attach(const char *name, int role, const struct shmring_mpsc_opts *opts,
+			struct shmring_mpsc **out)
+{
+	return mpsc_open(name, 0, 0, role, opts, false, out);
+}
+
+void shmring_mpsc_close(struct shmring_mpsc *q)
+{
+	if (!q)
+		return;
+	if (q->role == SHMRING_MPSC_CONSUMER) {
+		uint32_t me = q->pid;
+
+		atomic_compare_exchange_strong_explicit(&q->sh->consumer, &me, 0,
+							memory_order_release,
+							memory_order_relaxed);
+	}
+	shmring_region_close(q->region);
+	free(q);
+}
+
+int shmring_mpsc_unlink(const char *name, uint32_t backend)
+{
+	return shmring_region_unlink(name, backend);
+}
+
+uint32_t shmring_mpsc_nslots(const struct shmring_mpsc *q)
+{
+	return q ? (uint32_t)q->nslots : 0;
+}
+
+uint32_t shmring_mpsc_slot_bytes(const struct shmring_mpsc *q)
+{
+	return q ? q->max_len : 0;
+}
+
+void shmring_mpsc_stats(const struct shmring_mpsc *q, struct shmring_mpsc_stats *st)
+{
+	if (!q || !st)
+		return;
+	st->head = atomic_load_explicit(&q->sh->head, memory_order_relaxed);
+	st->tail = atomic_load_explicit(&q->sh->tail, memory_order_relaxed);
+	st->overruns = atomic_load_explicit(&q->sh->overruns, memory_order_relaxed);
+	st->skipped = atomic_load_explicit(&q->sh->skipped, memory_order_relaxed);
+	st->stale = atomic_load_explicit(&q->sh->stale, memory_order_relaxed);
+	st->aborted = q->aborted;
+}
+
+/*
+ * Consumer slow path: the slot at pos is not READY(pos). Tell empty from
+ * in progress from garbage. head can only be ahead of our position by at
+ * most nslots (a producer needs EMPTY(p), which we store only after
+ * consuming p - nslots).
+ */
+int shmring_mpsc__not_ready(struct shmring_mpsc *q, uint64_t pos, uint64_t w)
+{
+	uint64_t head = atomic_load_explicit(&q->sh->head, memory_order_acquire);
+	uint64_t ahead = head - pos;
+
+	if (ahead > q->nslots)
+		return -EPROTO;
+	if (w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_EMPTY) && !ahead)
+		return -EAGAIN;
+	if (ahead && (w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_EMPTY) ||
+		      w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_WRITING))) {
+		if (!q->stuck_valid || q->stuck_pos != pos) {
+			q->stuck_valid = true;
+			q->stuck_pos = pos;
+			q->stuck_since_ns = now_ns();
+		}
+		return -EINPROGRESS;
+	}
+	/* READY(pos) cannot reach here; anything else is garbage */
+	return -EPROTO;
+}
+
+int shmring_mpsc_stuck(struct shmring_mpsc *q, struct shmring_mpsc_stuck *out)
+{
+	struct shmring_mpsc_slot *s;
+	uint64_t pos, w;
+	int ret;
+
+	if (!q || !out)
+		return -EINVAL;
+	if (q->role != SHMRING_MPSC_CONSUMER)
+		return -EBADF;
+	pos = q->tail;
+	s = shmring_mpsc__slot(q, pos);
+	w = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_READY))
+		return 0;
+	ret = shmring_mpsc__not_ready(q, pos, w);
+	if (ret == -EAGAIN)
+		return 0;
+	if (ret != -EINPROGRESS)
+		return ret;
+	memset(out, 0, sizeof(*out));
+	out->pos = pos;
+	out->head = atomic_load_explicit(&q->sh->head, memory_order_relaxed);
+	out->waited_ns = now_ns() - q->stuck_since_ns;
+	out->slot = (uint32_t)(pos & q->mask);
+	out->state = SHMRING_MPSC_STATE(w);
+	if (out->state == SHMRING_MPSC_WRITING)
+		out->owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+	return 1;
+}
+
+int shmring_mpsc_skip(struct shmring_mpsc *q, uint64_t pos)
+{
+	struct shmring_mpsc_slot *s;
+	uint64_t w;
+
+	if (!q)
+		return -EINVAL;
+	if (q->role != SHMRING_MPSC_CONSUMER)
+		return -EBADF;
+	if (pos != q->tail)
+		return -EINVAL;
+	s = shmring_mpsc__slot(q, pos);
+	/*
+	 * Whatever the word holds (in progress, or garbage), replace it with
+	 * EMPTY for the next lap. A producer's CAS from EMPTY(pos) or
+	 * WRITING(pos) then fails: it can no longer mark this slot.
+	 */
+	w = atomic_load_explicit(&s->state, memory_order_acquire);
+	while (!atomic_compare_exchange_weak_explicit(&s->state, &w,
+			SHMRING_MPSC_WORD(pos + q->nslots, SHMRING_MPSC_EMPTY),
+			memory_order_acq_rel, memory_order_acquire))
+		;
+	q->peeked = 0;
+	q->stuck_valid = false;
+	q->tail = pos + 1;
+	atomic_store_explicit(&q->sh->tail, pos + 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&q->sh->skipped, 1, memory_order_relaxed);
+	return 0;
+}
+
+int shmring_mpsc_push(struct shmring_mpsc *q, const void *buf, uint32_t len,
+		      uint64_t timeout_ns)
+{
+	struct mpsc_wait w;
+	uint64_t ticket;
+	void *p;
+	int ret;
+
+	if (!q || (len && !buf))
+		return -EINVAL;
+	if (q->role != SHMRING_MPSC_PRODUCER)
+		return -EBADF;
+	if (len > q->max_len)
+		return -EMSGSIZE;
+	mpsc_wait_init(&w, q, timeout_ns);
+	for (;;) {
+		ret = shmring_mpsc_try_reserve(q, &ticket, &p);
+		if (!ret)
+			break;
+		if (ret != -EAGAIN && ret != -EBUSY)
+			return ret;
+		if (!timeout_ns)
+			return ret;
+		ret = mpsc_wait(&w);
+		if (ret)
+			return ret;
+	}
+	if (len)
+		memcpy(p, buf, len);
+	return shmring_mpsc_commit(q, ticket, len);
+}
+
+int shmring_mpsc_pop(struct shmring_mpsc *q, void *buf, uint32_t cap, uint32_t *len,
+		     uint64_t timeout_ns)
+{
+	struct mpsc_wait w;
+	int ret;
+
+	if (!q || !len || (cap && !buf))
+		return -EINVAL;
+	if (q->role != SHMRING_MPSC_CONSUMER)
+		return -EBADF;
+	mpsc_wait_init(&w, q, timeout_ns);
+	for (;;) {
+		ret = shmring_mpsc_try_pop(q, buf, cap, len);
+		if (ret != -EAGAIN && ret != -EINPROGRESS)
+			return ret;
+		if (ret == -EINPROGRESS && q->stuck_valid &&
+		    now_ns() - q->stuck_since_ns >= q->stuck_ns)
+			return -EBUSY;
+		if (!timeout_ns)
+			return ret;
+		ret = mpsc_wait(&w);
+		if (ret)
+			return ret;
+	}
+}
