@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * libshmring: SPSC variable-size message ring (SHMRING_KIND_MSG).
+ *
+ * One producer and one consumer (processes or threads) exchange records of
+ * 0 .. max_len bytes through a named ring. Every record starts with a 24-byte
+ * header (commit word with the length, type, flags, sequence number,
+ * producer timestamp) and is padded to 8 bytes. DATA is mapped twice back to
+ * back, so a record is always one contiguous span and never split or padded
+ * at the wrap.
+ *
+ * Two-phase commit: the producer writes the record, then stores the header's
+ * commit word with release order; the consumer loads it with acquire order
+ * and sees either 0 (nothing there yet) or a complete record. Before a
+ * commit the producer zeroes the commit word of the following record, so the
+ * word at the consumer's position is never stale data from an older lap.
+ * The producer never publishes a shared index per message: the consumer
+ * follows the commit words, and publishes its own position in batches.
+ *
+ * Full-ring policy, chosen at creation: SHMRING_MSG_BLOCK waits for space,
+ * SHMRING_MSG_DROP_NEWEST fails the reservation with -ENOBUFS and counts the
+ * drop in shared memory. Every send attempt that is dropped uses up a
+ * sequence number, so the consumer sees drops as sequence gaps.
+ *
+ * Everything read from shared memory is validated before use: a corrupt
+ * commit word, length, sequence number or position is a sticky -EPROTO,
+ * never an out-of-bounds access or an endless wait.
+ *
+ * All calls return 0, a non-negative count or a negative errno; none sets
+ * errno. See docs/msg.md for the layout, the memory-ordering argument and
+ * performance numbers.
+ *
+ * Errors seen by the data calls:
+ *   -EAGAIN       non-blocking call: nothing to read right now
+ *   -ENOBUFS      DROP_NEWEST producer: ring full, the record was dropped
+ *   -EMSGSIZE     record longer than max_len, or recv buffer too small
+ *   -EPIPE        consumer: the ring is empty and the producer called done()
+ *   -EPROTO       shared state or a record header is corrupt (sticky)
+ *   -ETIMEDOUT    blocking call: no progress for opts.wait_timeout_ns
+ *   -EBADF        a producer call on a consumer handle or the reverse
+ *   -EINVAL       bad argument (commit without reserve, stale view, ...)
+ */
+#ifndef SHMRING_MSG_H
+#define SHMRING_MSG_H
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <shmring/region.h>
+#include <shmring/hdr.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum shmring_msg_role {
+	SHMRING_MSG_PRODUCER = 1,
+	SHMRING_MSG_CONSUMER = 2,
+};
+
+/* Full-ring policy (creation only; stored in hdr.param[1]). */
+enum shmring_msg_policy {
+	SHMRING_MSG_BLOCK = 1,		/* wait for space */
+	SHMRING_MSG_DROP_NEWEST = 2,	/* fail with -ENOBUFS, count the drop */
+};
+
+/* Ring flags (creation only; stored in hdr.flags). */
+#define SHMRING_MSG_F_TIMESTAMP	(1U << 0)	/* commit stamps ts_ns */
+#define SHMRING_MSG_F_ALL	(SHMRING_MSG_F_TIMESTAMP)
+
+/* Version of the record format and struct shmring_msg_shared
+ * (hdr.param[0]). */
+#define SHMRING_MSG_LAYOUT	1
+
+/*
+ * Record header, at an 8-byte aligned position of DATA. word is 0 until
+ * the record is committed, then SHMRING_MSG_COMMIT | len. The payload
+ * follows; the next record starts at the next multiple of 8.
+ */
+struct shmring_msg_hdr {
+	uint32_t word;		/* atomic: commit word */
+	uint16_t type;		/* user's record type */
+	uint16_t flags;		/* user's record flags */
+	uint64_t seq;		/* sequence number (drops leave gaps) */
+	uint64_t ts_ns;		/* CLOCK_MONOTONIC at commit, or 0 */
+};
+
+#define SHMRING_MSG_COMMIT	0x80000000U
+#define SHMRING_MSG_HDR_BYTES	24U
+/* Bytes a record of len payload bytes takes in DATA. */
+#define SHMRING_MSG_REC_BYTES(len) \
+	(SHMRING_MSG_HDR_BYTES + (((uint64_t)(len) + 7) & ~(uint64_t)7))
+/* The producer always keeps 8 free bytes for the next commit word. */
+#define SHMRING_MSG_SLACK	8U
+
+/* shmring_msg_shared.prod_flags */
+#define SHMRING_MSG_PF_DONE	(1U << 0)	/* producer called done() */
+
+/*
+ * The kind's shared state at META + SHMRING_HDR_KIND_OFFSET (layout version
+ * SHMRING_MSG_LAYOUT). The producer writes only the first pair of lines,
+ * the consumer only the second; the third is rarely written.
+ */
+struct shmring_msg_shared {
+	/* producer's pair of lines */
+	uint64_t prod_pos;	/* end of the last committed record */
+	uint64_t prod_seq;	/* sequence number of the next record */
+	uint64_t drops;		/* DROP_NEWEST: records dropped */
+	unsigned char ppad[SHMRING_PAD - 24];
+	/* consumer's pair of lines */
+	uint64_t cons_pos;	/* start of the first unreleased record */
+	uint64_t cons_seq;	/* sequence number expected there */
+	unsigned char cpad[SHMRING_PAD - 16];
+	/* cold (the consumer polls prod_flags only when the ring is empty) */
+	int32_t prod_pid;	/* 0 or the producer's pid */
+	int32_t cons_pid;	/* 0 or the consumer's pid */
+	uint32_t prod_flags;	/* SHMRING_MSG_PF_* (producer) */
+	uint32_t corrupt;	/* set by either side on detecting corruption */
+	unsigned char opad[SHMRING_PAD - 16];
+};
+
+/* Options; pass NULL for the defaults. Versioned by its size field. */
+struct shmring_msg_opts {
+	uint32_t size;		/* sizeof(struct shmring_msg_opts) */
+	uint32_t flags;		/* SHMRING_F_EXCL, SHMRING_F_NOHUGE (create) */
+	uint32_t backend;	/* enum shmring_backend (0: AUTO) */
+	uint32_t mode;		/* create: permission bits; 0 means 0600 */
+	int32_t numa_node;	/* create: -1 = the caller's node */
+	uint32_t policy;	/* create: enum shmring_msg_policy, 0 = BLOCK;
+				 * attach: 0 = any, else must match */
+	uint32_t msg_flags;	/* create: SHMRING_MSG_F_* */
+	uint32_t spin;		/* blocking calls: polls before sched_yield;
+				 * 0 = SHMRING_MSG_SPIN */
+	uint64_t attach_timeout_ns;	/* wait for a creator still
+					 * initialising; 0 = 2 s */
+	uint64_t wait_timeout_ns;	/* blocking calls give -ETIMEDOUT after
+					 * this long; 0 = wait for ever */
+};
+
+#define SHMRING_MSG_SPIN	4096
+
+/*
+ * A record as seen by the consumer (peek). data points into the ring and
+ * stays valid until the record is released.
+ */
+struct shmring_msg_view {
+	const void *data;	/* payload */
+	uint32_t len;		/* payload bytes */
+	uint16_t type;
+	uint16_t flags;
+	uint64_t seq;
+	uint64_t ts_ns;
+	uint64_t gap;		/* records missing just before this one */
+	/* private */
+	uint64_t _base;		/* consumer position when peeked */
+	uint64_t _next;		/* position after this record */
+	uint64_t _n;		/* records from _base through this one */
+};
+
+/*
+ * Process-local handle. The fields are private (visible only so the hot path
+ * can be inline); read them through the accessors.
+ */
+struct shmring_msg {
+	/* hot */
+	uint64_t pos;		/* producer: next record; consumer: first
+				 * unreleased record */
+	uint64_t limit;		/* producer: a record may end at limit */
+	uint64_t seq;		/* producer: next seq; consumer: expected */
+	uint64_t mask;		/* DATA bytes - 1 (a power of two) */
+	unsigned char *data;	/* mirrored DATA */
+	struct shmring_msg_shared *shared;
+	int64_t grant;		/* producer: reserved bytes, -1 = none */
+	uint64_t unpub;		/* consumer: released, not yet published */
+	uint64_t pub_batch;	/* consumer: publish after this many bytes */
+	uint32_t max_len;	/* largest payload */
+	uint32_t ring_flags;	/* SHMRING_MSG_F_* */
+	int role;		/* enum shmring_msg_role */
+	int err;		/* sticky negative errno, 0 while healthy */
+	/* cold */
+	uint64_t peer;		/* producer: last validated cons_pos */
+	uint64_t lost;		/* consumer: records missing in gaps */
+	uint64_t wait_timeout_ns;
+	uint32_t spin;
+	uint32_t policy;
+	struct shmring_region *region;
+};
+
+/* Counters, for tools and tests (a snapshot; see docs/msg.md). */
+struct shmring_msg_stats {
+	uint64_t size;		/* DATA bytes */
+	uint32_t max_len;	/* largest payload */
+	uint32_t policy;	/* enum shmring_msg_policy */
+	uint32_t ring_flags;	/* SHMRING_MSG_F_* */
+	uint32_t corrupt;	/* someone reported corruption */
+	uint64_t prod_pos;	/* shared positions */
+	uint64_t cons_pos;
+	uint64_t prod_seq;
+	uint64_t cons_seq;
+	uint64_t drops;		/* shared drop counter */
+	uint64_t lost;		/* this consumer: records missing in gaps */
+	int32_t prod_pid;
+	int32_t cons_pid;
+	uint32_t done;		/* producer called done() */
+	uint32_t reserved;
+};
+
+/*
+ * Create the ring called name with at least size DATA bytes (rounded up to
+ * a power of two and by the region: 2 MiB, or 4 KiB with SHMRING_F_NOHUGE)
+ * and open it as role. Without SHMRING_F_EXCL an existing message ring of
+ * that name is attached instead. Returns 0 and *out, or a negative errno:
+ * region errors, -EINVAL (bad role, policy, flags, size), -EPROTO (corrupt
+ * or mismatched header), -EMEDIUMTYPE (a ring of another kind), -EBUSY
+ * (the role is held by a live process), -ETIMEDOUT.
+ */
+int shmring_msg_create(const char *name, uint64_t size, int role,
+		       const struct shmring_msg_opts *opts,
+		       struct shmring_msg **out);
+
+/* Attach to an existing message ring as role. Errors as create, -ENOENT. */
+int shmring_msg_attach(const char *name, int role,
+		       const struct shmring_msg_opts *opts,
+		       struct shmring_msg **out);
+
+/*
+ * Close the handle: the consumer publishes its position, an outstanding
+ * reservation is aborted, the role is given up. The ring and its records
+ * stay; a new producer or consumer can attach and continue. NULL is a no-op.
+ */
+void shmring_msg_close(struct shmring_msg *m);
+
+/* Remove the name (the memory goes when the last user closes). */
+int shmring_msg_unlink(const char *name, uint32_t backend);
+
+/* Producer: no more records. The consumer drains, then gets -EPIPE. */
+int shmring_msg_done(struct shmring_msg *m);
+
+/*
+ * Consumer: publish the released position now (release() publishes in
+ * batches, and whenever the ring is found empty).
+ */
+int shmring_msg_flush(struct shmring_msg *m);
+
+/*
+ * Consumer: wait until a record can be peeked. Returns 0, -EPIPE (empty
+ * and done), -ETIMEDOUT (opts.wait_timeout_ns), -EPROTO. Producer: wait
+ * until a record of len bytes fits (also under DROP_NEWEST). This is the
+ * only place that waits (spin, then sched_yield).
+ */
+int shmring_msg_wait(struct shmring_msg *m, uint32_t len);
+
+/* Snapshot of the counters. Returns 0. */
+int shmring_msg_stats(const struct shmring_msg *m, struct shmring_msg_stats *st);
+
+/* Accessors. */
+uint64_t shmring_msg_size(const struct shmring_msg *m);
+uint32_t shmring_msg_max_len(const struct shmring_msg *m);
+const struct shmring_region *shmring_msg_region(const struct shmring_msg *m);
+
+/* Slow paths of the inline calls below (not for direct use). */
+int shmring_msg__reserve_slow(struct shmring_msg *m, uint32_t len, void **ptr);
+int shmring_msg__peek_slow(struct shmring_msg *m, uint64_t pos, uint64_t seq,
+			   struct shmring_msg_view *v);
+void shmring_msg__publish(struct shmring_msg *m);
+uint64_t shmring_msg__now_ns(void);
+
+/* ---- hot path ---------------------------------------------------------- */
+
+static inline struct shmring_msg_hdr *shmring_msg__at(const struct shmring_msg *m,
+						      uint64_t pos)
+{
+	return (struct shmring_msg_hdr *)(void *)(m->data + (pos & m->mask));
+}
+
+/*
+ * Producer, zero-copy: reserve room for a record of len payload bytes and
+ * point *ptr at its payload. Returns 0; -ENOBUFS (DROP_NEWEST, ring full:
+ * the drop is counted); -EMSGSIZE; -ETIMEDOUT (BLOCK with a timeout); or
+ * another negative errno. Nothing is visible to the consumer until commit.
+ * A second reserve before commit/abort replaces the first.
+ */
+static inline int shmring_msg_reserve(struct shmring_msg *m, uint32_t len,
+				      void **ptr)
+{
+	if (m->role == SHMRING_MSG_PRODUCER && !m->err && len <= m->max_len &&
+	    m->pos + SHMRING_MSG_REC_BYTES(len) <= m->limit) {
+		*ptr = (unsigned char *)shmring_msg__at(m, m->pos) +
+		       SHMRING_MSG_HDR_BYTES;
+		m->grant = len;
+		return 0;
+	}
+	return shmring_msg__reserve_slow(m, len, ptr);
+}
+
+/*
+ * Producer: publish the reserved record with len (<= the reserved length)
+ * payload bytes. -EINVAL without a reservation.
+ */
+static inline int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
+				     uint16_t type, uint16_t flags)
+{
+	struct shmring_msg_hdr *h;
+	uint64_t next;
+
+	if (m->grant < 0 || (int64_t)len > m->grant)
+		return -EINVAL;
+	h = shmring_msg__at(m, m->pos);
+	h->type = type;
+	h->flags = flags;
+	h->seq = m->seq;
+	h->ts_ns = (m->ring_flags & SHMRING_MSG_F_TIMESTAMP) ?
+		   shmring_msg__now_ns() : 0;
+	next = m->pos + SHMRING_MSG_REC_BYTES(len);
+	/*
+	 * The next record's commit word must read 0 before this one is
+	 * visible: the consumer goes there next. Reservation kept 8 bytes
+	 * for it, and it is addressed in the first mapping like every
+	 * commit word.
+	 */
+	__atomic_store_n(&shmring_msg__at(m, next)->word, 0, __ATOMIC_RELAXED);
+	/* Release: header, payload and the zero above happen before. */
+	__atomic_store_n(&h->word, SHMRING_MSG_COMMIT | len, __ATOMIC_RELEASE);
+	m->pos = next;
+	m->seq++;
+	m->grant = -1;
+	/* For tools and a later producer only; the consumer never reads it. */
+	__atomic_store_n(&m->shared->prod_seq, m->seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->shared->prod_pos, next, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Producer: drop the reservation; the consumer never sees it. */
+static inline int shmring_msg_abort(struct shmring_msg *m)
+{
+	if (m->grant < 0)
+		return -EINVAL;
+	m->grant = -1;
+	return 0;
+}
+
+/*
+ * Producer: copy len bytes in as one record. Under BLOCK waits for space;
+ * under DROP_NEWEST fails with -ENOBUFS when full. Returns 0 or an errno.
+ */
+static inline int shmring_msg_send(struct shmring_msg *m, const void *buf,
+				   uint32_t len, uint16_t type, uint16_t flags)
+{
+	void *p;
+	int ret = shmring_msg_reserve(m, len, &p);
+
+	if (ret)
+		return ret;
+	if (len)
+		memcpy(p, buf, len);
+	return shmring_msg_commit(m, len, type, flags);
+}
+
+/*
+ * Consumer: parse the record at pos (expected seq) into v. Returns 0 or
+ * calls the slow path for empty, corrupt and error cases.
+ */
+static inline int shmring_msg__parse(struct shmring_msg *m, uint64_t pos,
+				     uint64_t seq, struct shmring_msg_view *v)
+{
+	const struct shmring_msg_hdr *h = shmring_msg__at(m, pos);
+	uint32_t w = __atomic_load_n(&h->word, __ATOMIC_ACQUIRE);
+	uint32_t len = w & ~SHMRING_MSG_COMMIT;
+	uint64_t s;
+
+	if ((w & SHMRING_MSG_COMMIT) && len <= m->max_len && !m->err) {
+		s = h->seq;
+		if (s >= seq) {
+			v->data = (const unsigned char *)h +
+				  SHMRING_MSG_HDR_BYTES;
+			v->len = len;
+			v->type = h->type;
+			v->flags = h->flags;
+			v->seq = s;
+			v->ts_ns = h->ts_ns;
+			v->gap = s - seq;
+			v->_next = pos + SHMRING_MSG_REC_BYTES(len);
+			return 0;
+		}
+	}
+	return shmring_msg__peek_slow(m, pos, seq, v);
+}
+
+/*
+ * Consumer, zero-copy: the next record, without releasing it. Returns 0,
+ * -EAGAIN if the ring is empty, -EPIPE if empty and done, -EPROTO, -EBADF.
+ * Peeking again returns the same record.
+ */
+static inline int shmring_msg_peek(struct shmring_msg *m,
+				   struct shmring_msg_view *v)
+{
+	int ret;
+
+	if (m->role != SHMRING_MSG_CONSUMER)
+		return -EBADF;
+	ret = shmring_msg__parse(m, m->pos, m->seq, v);
+	if (!ret) {
+		v->_base = m->pos;
+		v->_n = 1;
+	}
+	return ret;
+}
+
+/*
+ * Consumer, zero-copy: up to n consecutive records from the first
+ * unreleased one. Returns how many (>= 1), or the errno peek would give.
+ * Release the last one used to release all of them.
+ */
+static inline int shmring_msg_peek_batch(struct shmring_msg *m,
+					 struct shmring_msg_view *v, unsigned int n)
+{
+	uint64_t pos = m->pos, seq = m->seq;
+	unsigned int i;
+	int ret;
+
+	if (m->role != SHMRING_MSG_CONSUMER)
+		return -EBADF;
+	if (!n || n > 0x7fffffffU)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		/* Never read past what one lap can hold. */
+		if (pos - m->pos > m->mask)
+			break;
+		ret = shmring_msg__parse(m, pos, seq, &v[i]);
+		if (ret)
+			return i ? (int)i : ret;
+		v[i]._base = m->pos;
+		v[i]._n = i + 1;
+		pos = v[i]._next;
+		seq = v[i].seq + 1;
+	}
+	return (int)i;
+}
+
+/*
+ * Consumer: release v and every record peeked before it. Returns 0, or
+ * -EINVAL for a view that is not from the current position (stale or
+ * already released).
+ */
+static inline int shmring_msg_release(struct shmring_msg *m,
+				      const struct shmring_msg_view *v)
+{
+	if (m->role != SHMRING_MSG_CONSUMER)
+		return -EBADF;
+	if (v->_base != m->pos || v->_next - m->pos > m->mask + 1 ||
+	    v->_next == m->pos)
+		return -EINVAL;
+	m->lost += v->seq + 1 - m->seq - v->_n;
+	m->seq = v->seq + 1;
+	m->unpub += v->_next - m->pos;
+	m->pos = v->_next;
+	if (m->unpub >= m->pub_batch)
+		shmring_msg__publish(m);
+	return 0;
+}
+
+/* shmring_msg_recv() flags */
+#define SHMRING_MSG_WAIT	(1U << 0)	/* block until a record is there */
+
+/*
+ * Consumer: copy the next record's payload into buf and release it.
+ * Returns the payload length (>= 0); -EMSGSIZE if cap is too small (the
+ * record stays); -EAGAIN if empty (without SHMRING_MSG_WAIT); or another
+ * negative errno. info, if not NULL, gets the header fields (its data
+ * pointer is not valid after the call).
+ */
+static inline int shmring_msg_recv(struct shmring_msg *m, void *buf, size_t cap,
+				   struct shmring_msg_view *info, unsigned int flags)
+{
+	struct shmring_msg_view v;
+	int ret;
+
+	for (;;) {
+		ret = shmring_msg_peek(m, &v);
+		if (ret != -EAGAIN || !(flags & SHMRING_MSG_WAIT))
+			break;
+		ret = shmring_msg_wait(m, 0);
+		if (ret)
+			return ret;
+	}
+	if (ret)
+		return ret;
+	if (v.len > cap)
+		return -EMSGSIZE;
+	if (v.len)
+		memcpy(buf, v.data, v.len);
+	if (info)
+		*info = v;
+	shmring_msg_release(m, &v);
+	return (int)v.len;
+}
+
+/*
+ * Consumer: call fn for up to max records that are there now (each is
+ * released after fn returns; fn returning non-zero stops after that
+ * record). Returns the number consumed (0 if empty), or -EPIPE/-EPROTO/...
+ * when nothing was consumed. Does not block.
+ */
+typedef int (*shmring_msg_fn)(const struct shmring_msg_view *v, void *arg);
+
+static inline int shmring_msg_consume(struct shmring_msg *m, shmring_msg_fn fn,
+				      void *arg, unsigned int max)
+{
+	struct shmring_msg_view v;
+	unsigned int n = 0;
+	int ret = 0, stop = 0;
+
+	if (max > 0x7fffffffU)
+		max = 0x7fffffffU;
+	while (n < max && !stop) {
+		ret = shmring_msg_peek(m, &v);
+		if (ret)
+			break;
+		stop = fn(&v, arg);
+		shmring_msg_release(m, &v);
+		n++;
+	}
+	if (n)
+		return (int)n;
+	return ret == -EAGAIN ? 0 : ret;
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMRING_MSG_H */
