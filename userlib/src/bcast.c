@@ -434,6 +434,11 @@ uint64_t shmring_bcast_nread(const struct shmring_bcast *b)
 	return b->nread;
 }
 
+uint64_t shmring_bcast_cursor(const struct shmring_bcast *b)
+{
+	return b->cursor;
+}
+
 /* Skip the cursor forward to new (> cursor), counting what was lost. */
 static void skip_to(struct shmring_bcast *b, uint64_t new_cursor)
 {

@@ -191,6 +191,8 @@ int shmring_bcast_seek(struct shmring_bcast *b, uint32_t start);
 /* Consumer: total entries missed so far and entries read. */
 uint64_t shmring_bcast_missed(const struct shmring_bcast *b);
 uint64_t shmring_bcast_nread(const struct shmring_bcast *b);
+/* Consumer: the number of the next entry it will try to read. */
+uint64_t shmring_bcast_cursor(const struct shmring_bcast *b);
 /* The slow path of shmring_bcast_read(): laps, empty, corruption. */
 int shmring_bcast_read_slow(struct shmring_bcast *b, void *buf,
 			    struct shmring_bcast_rinfo *ri);
