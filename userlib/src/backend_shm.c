@@ -142,11 +142,26 @@ fail:
 	}
 }
 
+/*
+ * The CTRL page stays read-only in every region, as on /dev/shmring; the
+ * library writes it through a short-lived writable mapping. Read-only
+ * attachers cannot write it and are not counted.
+ */
+static struct shmring_ctrl *ctrl_map_rw(int fd)
+{
+	void *p = mmap(NULL, CTRL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void counters_add(struct shmring_region *r, int delta)
 {
-	struct shmring_ctrl *c = r->ctrl_map;
+	struct shmring_ctrl *c;
 
-	if (!c || (r->flags & SHMRING_F_RDONLY))
+	if (r->flags & SHMRING_F_RDONLY)
+		return;
+	c = ctrl_map_rw(r->fd);
+	if (!c)
 		return;
 	/* attach_count counts open regions, map_count their 3 mappings
 	 * (DATA, META, CTRL), as /dev/shmring counts files and VMAs. */
@@ -154,12 +169,15 @@ static void counters_add(struct shmring_region *r, int delta)
 				  memory_order_relaxed);
 	atomic_fetch_add_explicit(ctrl_u32(&c->map_count), (uint32_t)(3 * delta),
 				  memory_order_relaxed);
+	munmap(c, CTRL_BYTES);
 }
 
 static void unmap_all(struct shmring_region *r)
 {
 	if (r->map_base)
 		munmap(r->map_base, r->map_len);
+	if (r->meta)
+		munmap(r->meta, r->meta_bytes);
 	if (r->ctrl_map)
 		munmap(r->ctrl_map, r->ctrl_len);
 	r->map_base = NULL;
@@ -169,20 +187,26 @@ static void unmap_all(struct shmring_region *r)
 	r->ctrl = NULL;
 }
 
-/* Map CTRL+META and the mirrored DATA, both sizes already known and checked. */
+/* Map CTRL (read-only), META and the mirrored DATA; sizes already checked. */
 static int map_areas(struct shmring_region *r, int prot)
 {
 	uint64_t off = data_offset(r->meta_bytes, r->data_bytes);
 	void *p;
 	int ret;
 
-	r->ctrl_len = CTRL_BYTES + r->meta_bytes;
-	p = mmap(NULL, r->ctrl_len, prot, MAP_SHARED, r->fd, 0);
+	p = mmap(NULL, CTRL_BYTES, PROT_READ, MAP_SHARED, r->fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	r->ctrl_map = p;
+	r->ctrl_len = CTRL_BYTES;
 	r->ctrl = p;
-	r->meta = (unsigned char *)p + CTRL_BYTES;
+	p = mmap(NULL, r->meta_bytes, prot, MAP_SHARED, r->fd, (off_t)CTRL_BYTES);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		unmap_all(r);
+		return ret;
+	}
+	r->meta = p;
 	ret = map_mirror(r, prot, off);
 	if (ret) {
 		unmap_all(r);
@@ -218,16 +242,23 @@ static int create_new(struct shmring_region *r, const struct shmring_opts_int *o
 	ret = map_areas(r, PROT_READ | PROT_WRITE);
 	if (ret)
 		goto fail;
-	c = r->ctrl_map;
+	c = ctrl_map_rw(r->fd);
+	if (!c) {
+		ret = -errno;
+		unmap_all(r);
+		goto fail;
+	}
 	c->abi_version = SHMRING_ABI_VERSION;
 	c->ring_id = (uint64_t)st.st_ino;
 	c->data_bytes = r->data_bytes;
 	c->meta_bytes = (uint32_t)r->meta_bytes;
 	c->page_bytes = (uint32_t)r->page_bytes;
 	c->ring_flags = r->page_bytes == SHMRING_SZ_2M ? SHMRING_INFO_HUGE : 0;
-	counters_add(r, 1);
+	c->attach_count = 1;
+	c->map_count = 3;
 	atomic_store_explicit(ctrl_u32(&c->magic), SHMRING_CTRL_MAGIC,
 			      memory_order_release);
+	munmap(c, CTRL_BYTES);
 	r->created = true;
 	return 0;
 fail:
