@@ -492,7 +492,6 @@ int shmring_bcast_read_slow(struct shmring_bcast *b, void *buf,
 		s1 = atomic_load_explicit(s, memory_order_acquire);
 		if (s1 == want) {
 			shmring_bcast__get(buf, s + 1, b->entry_size);
-			atomic_thread_fence(memory_order_acquire);
 			s2 = atomic_load_explicit(s, memory_order_relaxed);
 			if (s2 == want) {
 				if (ri) {

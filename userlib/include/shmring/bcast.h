@@ -211,10 +211,15 @@ static inline _Atomic uint64_t *shmring_bcast__slot(const struct shmring_bcast *
 }
 
 /*
- * Payload copies use relaxed 8-byte atomic loads and stores: a concurrent
- * overwrite is then not a data race in C11 terms (a seqlock reader that
- * used memcpy would race), and on x86-64 they compile to plain moves. The
- * seqlock fences order them against the sequence word.
+ * Payload copies use 8-byte atomic accesses, release stores by the
+ * producer and acquire loads by consumers, so a concurrent overwrite is
+ * never a data race in C11 terms (a seqlock reader using memcpy would
+ * race), and no standalone fence is needed (TSan does not model fences).
+ * On x86-64 both compile to plain moves. Ordering argument: if any payload
+ * load of a consumer reads a word of a later entry, that word's release
+ * store follows the later entry's odd sequence store, so the consumer's
+ * re-load of the sequence (after its acquire loads) sees the odd value or
+ * later and rejects the copy. See docs/bcast.md.
  */
 static inline void shmring_bcast__put(_Atomic uint64_t *dst, const void *src,
 				      uint32_t bytes)
@@ -225,12 +230,12 @@ static inline void shmring_bcast__put(_Atomic uint64_t *dst, const void *src,
 
 	for (i = 0; i < words; i++) {
 		memcpy(&v, s + 8 * i, 8);
-		atomic_store_explicit(&dst[i], v, memory_order_relaxed);
+		atomic_store_explicit(&dst[i], v, memory_order_release);
 	}
 	if (bytes % 8) {
 		v = 0;
 		memcpy(&v, s + 8 * i, bytes % 8);
-		atomic_store_explicit(&dst[i], v, memory_order_relaxed);
+		atomic_store_explicit(&dst[i], v, memory_order_release);
 	}
 }
 
@@ -242,11 +247,11 @@ static inline void shmring_bcast__get(void *dst, _Atomic uint64_t *src,
 	uint64_t v;
 
 	for (i = 0; i < words; i++) {
-		v = atomic_load_explicit(&src[i], memory_order_relaxed);
+		v = atomic_load_explicit(&src[i], memory_order_acquire);
 		memcpy(d + 8 * i, &v, 8);
 	}
 	if (bytes % 8) {
-		v = atomic_load_explicit(&src[i], memory_order_relaxed);
+		v = atomic_load_explicit(&src[i], memory_order_acquire);
 		memcpy(d + 8 * i, &v, bytes % 8);
 	}
 }
@@ -269,9 +274,7 @@ static inline int64_t shmring_bcast_publish(struct shmring_bcast *b,
 	 * it also sees head >= n (the previous publish's head store).
 	 */
 	atomic_store_explicit(s, 2 * n + 1, memory_order_release);
-	/* Orders the odd store before the payload stores (pairs with the
-	 * reader's acquire fence after its payload loads). */
-	atomic_thread_fence(memory_order_release);
+	/* Release stores: each is ordered after the odd store above. */
 	shmring_bcast__put(s + 1, entry, b->entry_size);
 	/* Even: complete. Release: the payload is visible to whoever sees it. */
 	atomic_store_explicit(s, 2 * n + 2, memory_order_release);
@@ -298,9 +301,8 @@ static inline int shmring_bcast_read(struct shmring_bcast *b, void *buf,
 	s = shmring_bcast__slot(b, n);
 	s1 = atomic_load_explicit(s, memory_order_acquire);
 	if (s1 == want) {
+		/* Acquire loads: the re-check of seq cannot move above them. */
 		shmring_bcast__get(buf, s + 1, b->entry_size);
-		/* Payload loads before the re-check of seq. */
-		atomic_thread_fence(memory_order_acquire);
 		s2 = atomic_load_explicit(s, memory_order_relaxed);
 		if (s2 == want && !b->pending_missed) {
 			if (ri) {
