@@ -361,6 +361,11 @@ static inline int shmring_mpsc_commit(struct shmring_mpsc *q, uint64_t ticket, u
 		ret = -EMSGSIZE;
 	}
 	s = shmring_mpsc__slot(q, ticket);
+	/* Never write into a slot we no longer own (a second commit, a skip). */
+	if (atomic_load_explicit(&s->state, memory_order_relaxed) != want) {
+		atomic_fetch_add_explicit(&q->sh->stale, 1, memory_order_relaxed);
+		return -ESTALE;
+	}
 	atomic_store_explicit(&s->len, len, memory_order_relaxed);
 	if (!atomic_compare_exchange_strong_explicit(&s->state, &want,
 			SHMRING_MPSC_WORD(ticket, SHMRING_MPSC_READY),

@@ -1,0 +1,848 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libshmring MPSC ring tests: edges (empty, full, exact fit, wrap, max
+ * payload, zero length, abort), exact overrun counts, a stuck producer, a
+ * multi-process stress with per-producer sequences and checksums, a
+ * threaded variant for TSan, hostile shared contents and bad arguments.
+ *
+ * Backend-agnostic: SHMRING_BACKEND=shm|device picks the memory. Every
+ * blocking call has a timeout and the harness's alarm is the watchdog;
+ * children die with the test (PR_SET_PDEATHSIG) and have their own alarm.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmring/mpsc.h>
+#include <shmring/stream.h>
+
+#include "kselftest_harness.h"
+
+#define MS	1000000ULL
+#define SEC	1000000000ULL
+
+static void uname_(char *name, const char *tag)
+{
+	static int n;
+
+	snprintf(name, SHMRING_NAME_MAX, "t-mpsc-%d-%s-%d", (int)getpid(), tag, n++);
+}
+
+/* Scale stress sizes down with SHMRING_TEST_QUICK=1 (slow emulation). */
+static uint32_t scaled(uint32_t n)
+{
+	const char *e = getenv("SHMRING_TEST_QUICK");
+
+	return e && *e && *e != '0' ? n / 10 + 1 : n;
+}
+
+static int mk(const char *name, uint32_t nslots, uint32_t sb, int role,
+	      const struct shmring_mpsc_opts *o, struct shmring_mpsc **q)
+{
+	return shmring_mpsc_create(name, nslots, sb, role, o, q);
+}
+
+static void fill(unsigned char *p, uint32_t len, uint32_t seed)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (unsigned char)(seed * 31 + i * 7 + (i >> 8));
+}
+
+static int check(const unsigned char *p, uint32_t len, uint32_t seed)
+{
+	uint32_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (unsigned char)(seed * 31 + i * 7 + (i >> 8)))
+			return -1;
+	return 0;
+}
+
+/* Child process: dies with the parent and after at most secs. */
+static void child_guard(unsigned int secs)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(secs);
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+TEST(empty)
+{
+	struct shmring_mpsc *c;
+	struct shmring_mpsc_stuck st;
+	struct shmring_mpsc_rec rec = { NULL, 0, 0, 0 };
+	char name[SHMRING_NAME_MAX], buf[8];
+	uint32_t len = 99;
+
+	uname_(name, "empty");
+	ASSERT_EQ(0, mk(name, 8, 8, SHMRING_MPSC_CONSUMER, NULL, &c));
+	EXPECT_EQ(8U, shmring_mpsc_nslots(c));
+	EXPECT_EQ(8U, shmring_mpsc_slot_bytes(c));
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_pop(c, buf, sizeof(buf), &len));
+	EXPECT_EQ(99U, len);
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_peek(c, &rec));
+	EXPECT_EQ(-EINVAL, shmring_mpsc_release(c));	/* nothing peeked */
+	EXPECT_EQ(-ETIMEDOUT, shmring_mpsc_pop(c, buf, sizeof(buf), &len, 20 * MS));
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_pop(c, buf, sizeof(buf), &len, 0));
+	EXPECT_EQ(0, shmring_mpsc_stuck(c, &st));
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* nslots rounds up to a power of two; full at exactly nslots; FIFO. */
+TEST(full_exact_fit)
+{
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_stats st;
+	char name[SHMRING_NAME_MAX];
+	unsigned char buf[40];
+	uint32_t i, len;
+
+	uname_(name, "full");
+	ASSERT_EQ(0, mk(name, 5, 40, SHMRING_MPSC_PRODUCER, NULL, &p));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(8U, shmring_mpsc_nslots(p));
+	for (i = 0; i < 8; i++) {
+		fill(buf, 40, i);
+		ASSERT_EQ(0, shmring_mpsc_try_push(p, buf, 40));
+	}
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_push(p, buf, 40));
+	/* timeout 0 is one attempt, not counted as an overrun */
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_push(p, buf, 40, 0));
+	EXPECT_EQ(-ETIMEDOUT, shmring_mpsc_push(p, buf, 40, 10 * MS));
+	shmring_mpsc_stats(p, &st);
+	EXPECT_EQ(1U, st.overruns);
+	EXPECT_EQ(8U, st.head);
+	/* one out, exactly one fits again */
+	ASSERT_EQ(0, shmring_mpsc_try_pop(c, buf, sizeof(buf), &len));
+	EXPECT_EQ(40U, len);
+	EXPECT_EQ(0, check(buf, 40, 0));
+	fill(buf, 40, 8);
+	EXPECT_EQ(0, shmring_mpsc_try_push(p, buf, 40));
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_push(p, buf, 40));
+	for (i = 1; i <= 8; i++) {
+		ASSERT_EQ(0, shmring_mpsc_try_pop(c, buf, sizeof(buf), &len));
+		EXPECT_EQ(40U, len);
+		EXPECT_EQ(0, check(buf, 40, i));
+	}
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_pop(c, buf, sizeof(buf), &len));
+	shmring_mpsc_stats(c, &st);
+	EXPECT_EQ(2U, st.overruns);
+	EXPECT_EQ(9U, st.tail);
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* Many laps of a 4-slot ring at every fill level, all lengths. */
+TEST(wrap)
+{
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_rec rec = { NULL, 0, 0, 0 };
+	char name[SHMRING_NAME_MAX];
+	unsigned char buf[100];
+	uint32_t seq = 0, got = 0, round, k;
+
+	uname_(name, "wrap");
+	ASSERT_EQ(0, mk(name, 4, 100, SHMRING_MPSC_PRODUCER, NULL, &p));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &c));
+	for (round = 0; round < 500; round++) {
+		uint32_t burst = round % 5;	/* 0..4: up to full */
+
+		for (k = 0; k < burst; k++, seq++) {
+			fill(buf, seq % 101, seq);
+			ASSERT_EQ(0, shmring_mpsc_try_push(p, buf, seq % 101));
+		}
+		for (k = 0; k < burst; k++, got++) {
+			ASSERT_EQ(0, shmring_mpsc_try_peek(c, &rec));
+			ASSERT_EQ(got, rec.pos);
+			ASSERT_EQ(got % 101, rec.len);
+			ASSERT_EQ(0, check(rec.data, rec.len, got));
+			ASSERT_EQ((uint32_t)getpid(), rec.owner);
+			ASSERT_EQ(0, shmring_mpsc_release(c));
+		}
+		ASSERT_EQ(-EAGAIN, shmring_mpsc_try_peek(c, &rec));
+	}
+	EXPECT_EQ(seq, got);
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST(max_payload_and_zero_length)
+{
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_stats st;
+	char name[SHMRING_NAME_MAX];
+	unsigned char big[1001], out[1000];
+	uint64_t t;
+	void *ptr;
+	uint32_t len;
+
+	uname_(name, "max");
+	ASSERT_EQ(0, mk(name, 4, 1000, SHMRING_MPSC_PRODUCER, NULL, &p));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &c));
+	fill(big, 1001, 7);
+	EXPECT_EQ(-EMSGSIZE, shmring_mpsc_try_push(p, big, 1001));
+	EXPECT_EQ(-EMSGSIZE, shmring_mpsc_push(p, big, 1001, SEC));
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, big, 1000));
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, big, 0));
+	/* commit longer than a slot: aborted, the consumer never sees it */
+	ASSERT_EQ(0, shmring_mpsc_try_reserve(p, &t, &ptr));
+	EXPECT_EQ(-EMSGSIZE, shmring_mpsc_commit(p, t, 1001));
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, big, 1));
+
+	/* pop into a small buffer: -EMSGSIZE, record stays */
+	EXPECT_EQ(-EMSGSIZE, shmring_mpsc_try_pop(c, out, 999, &len));
+	EXPECT_EQ(1000U, len);
+	ASSERT_EQ(0, shmring_mpsc_pop(c, out, sizeof(out), &len, SEC));
+	EXPECT_EQ(1000U, len);
+	EXPECT_EQ(0, memcmp(big, out, 1000));
+	len = 5;
+	ASSERT_EQ(0, shmring_mpsc_try_pop(c, NULL, 0, &len));
+	EXPECT_EQ(0U, len);
+	ASSERT_EQ(0, shmring_mpsc_try_pop(c, out, sizeof(out), &len));
+	EXPECT_EQ(1U, len);
+	EXPECT_EQ(big[0], out[0]);
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_pop(c, out, sizeof(out), &len));
+	shmring_mpsc_stats(c, &st);
+	EXPECT_EQ(1U, st.aborted);
+	EXPECT_EQ(4U, st.head);
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST(abort_and_zero_copy)
+{
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_rec rec = { NULL, 0, 0, 0 };
+	char name[SHMRING_NAME_MAX];
+	uint64_t t1, t2;
+	void *p1, *p2;
+
+	uname_(name, "abort");
+	ASSERT_EQ(0, mk(name, 4, 16, SHMRING_MPSC_PRODUCER, NULL, &p));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, shmring_mpsc_try_reserve(p, &t1, &p1));
+	ASSERT_EQ(0, shmring_mpsc_try_reserve(p, &t2, &p2));
+	EXPECT_NE(p1, p2);
+	memcpy(p2, "second", 6);
+	/* committed out of order: the consumer waits for position 0 */
+	ASSERT_EQ(0, shmring_mpsc_commit(p, t2, 6));
+	EXPECT_EQ(-EINPROGRESS, shmring_mpsc_try_peek(c, &rec));
+	ASSERT_EQ(0, shmring_mpsc_abort(p, t1));
+	/* a ticket can be used once */
+	EXPECT_EQ(-ESTALE, shmring_mpsc_commit(p, t1, 1));
+	ASSERT_EQ(0, shmring_mpsc_try_peek(c, &rec));
+	EXPECT_EQ(1U, rec.pos);
+	EXPECT_EQ(6U, rec.len);
+	EXPECT_EQ(0, memcmp(rec.data, "second", 6));
+	ASSERT_EQ(0, shmring_mpsc_release(c));
+	EXPECT_EQ(-EINVAL, shmring_mpsc_release(c));
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_peek(c, &rec));
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* Exactly one overrun per refused try_push, from several producers. */
+TEST(overrun_counts_exact)
+{
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_stats st;
+	char name[SHMRING_NAME_MAX];
+	uint32_t i, v = 1, len;
+	pid_t kid[2];
+	int k;
+
+	uname_(name, "ovr");
+	ASSERT_EQ(0, mk(name, 16, 8, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p));
+	for (i = 0; i < 16; i++)
+		ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));
+	for (i = 0; i < 37; i++)
+		ASSERT_EQ(-EAGAIN, shmring_mpsc_try_push(p, &v, 4));
+	for (k = 0; k < 2; k++) {
+		kid[k] = fork();
+		ASSERT_GE(kid[k], 0);
+		if (!kid[k]) {
+			struct shmring_mpsc *q;
+
+			child_guard(20);
+			if (shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &q))
+				_exit(1);
+			for (i = 0; i < 1000; i++)
+				if (shmring_mpsc_try_push(q, &v, 4) != -EAGAIN)
+					_exit(2);
+			shmring_mpsc_close(q);
+			_exit(0);
+		}
+	}
+	for (k = 0; k < 2; k++)
+		EXPECT_EQ(0, wait_child(kid[k]));
+	shmring_mpsc_stats(c, &st);
+	EXPECT_EQ(2037U, st.overruns);
+	EXPECT_EQ(16U, st.head);
+	for (i = 0; i < 16; i++)
+		ASSERT_EQ(0, shmring_mpsc_try_pop(c, &v, 4, &len));
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/*
+ * A producer process reserves and never commits. The consumer does not
+ * hang: try calls say -EINPROGRESS, the blocking pop gives up with -EBUSY
+ * after stuck_ns, stuck() names the slot, position and pid; after the
+ * producer is gone, skip() moves on and later records arrive.
+ */
+TEST(stuck_producer)
+{
+	struct shmring_mpsc_opts o = { .size = sizeof(o), .stuck_ns = 50 * MS };
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_stuck st;
+	struct shmring_mpsc_stats ss;
+	char name[SHMRING_NAME_MAX];
+	uint32_t v, len;
+	int pipefd[2];
+	char ch;
+	pid_t kid;
+
+	uname_(name, "stuck");
+	ASSERT_EQ(0, mk(name, 8, 8, SHMRING_MPSC_CONSUMER, &o, &c));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p));
+	v = 100;
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));	/* position 0 */
+	ASSERT_EQ(0, pipe(pipefd));
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (!kid) {
+		struct shmring_mpsc *q;
+		uint64_t t;
+		void *ptr;
+
+		child_guard(20);
+		if (shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &q) ||
+		    shmring_mpsc_try_reserve(q, &t, &ptr) || t != 1)
+			_exit(1);
+		memset(ptr, 0xee, 4);	/* half-written, never committed */
+		if (write(pipefd[1], "r", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(3);
+	}
+	ASSERT_EQ(1, read(pipefd[0], &ch, 1));
+	v = 102;
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));	/* position 2 */
+
+	ASSERT_EQ(0, shmring_mpsc_pop(c, &v, 4, &len, SEC));
+	EXPECT_EQ(100U, v);
+	EXPECT_EQ(-EINPROGRESS, shmring_mpsc_try_pop(c, &v, 4, &len));
+	EXPECT_EQ(-EBUSY, shmring_mpsc_pop(c, &v, 4, &len, 10 * SEC));
+	ASSERT_EQ(1, shmring_mpsc_stuck(c, &st));
+	EXPECT_EQ(1U, st.pos);
+	EXPECT_EQ(1U, st.slot);
+	EXPECT_EQ(3U, st.head);
+	EXPECT_EQ(SHMRING_MPSC_WRITING, st.state);
+	EXPECT_EQ((uint32_t)kid, st.owner);
+	EXPECT_GE(st.waited_ns, 50 * MS);	/* pop waited stuck_ns first */
+
+	/* the recovery hook: only for the next position */
+	EXPECT_EQ(-EINVAL, shmring_mpsc_skip(c, 2));
+	EXPECT_EQ(-EBADF, shmring_mpsc_skip(p, 1));
+	kill(kid, SIGKILL);
+	EXPECT_EQ(128 + SIGKILL, wait_child(kid));
+	ASSERT_EQ(0, shmring_mpsc_skip(c, st.pos));
+	ASSERT_EQ(0, shmring_mpsc_pop(c, &v, 4, &len, SEC));
+	EXPECT_EQ(102U, v);
+	EXPECT_EQ(0, shmring_mpsc_stuck(c, &st));
+	shmring_mpsc_stats(c, &ss);
+	EXPECT_EQ(1U, ss.skipped);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* A producer whose slot was reclaimed cannot mark the reused slot. */
+TEST(stale_producer_aba)
+{
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_stats ss;
+	char name[SHMRING_NAME_MAX];
+	uint64_t t, t2;
+	uint32_t v, len, i;
+	void *ptr, *ptr2;
+
+	uname_(name, "aba");
+	ASSERT_EQ(0, mk(name, 2, 8, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p));
+	ASSERT_EQ(0, shmring_mpsc_try_reserve(p, &t, &ptr));	/* position 0 */
+	ASSERT_EQ(-EINPROGRESS, shmring_mpsc_try_pop(c, &v, 4, &len));
+	ASSERT_EQ(0, shmring_mpsc_skip(c, 0));
+	/* the slot is reused for position 2 and is being written */
+	v = 1;
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));		/* 1 */
+	ASSERT_EQ(0, shmring_mpsc_try_reserve(p, &t2, &ptr2));	/* 2 */
+	EXPECT_EQ(ptr, ptr2);
+	EXPECT_EQ(-ESTALE, shmring_mpsc_commit(p, t, 4));
+	EXPECT_EQ(-ESTALE, shmring_mpsc_abort(p, t));
+	v = 2;
+	memcpy(ptr2, &v, 4);
+	ASSERT_EQ(0, shmring_mpsc_commit(p, t2, 4));
+	for (i = 1; i <= 2; i++) {
+		ASSERT_EQ(0, shmring_mpsc_try_pop(c, &v, 4, &len));
+		EXPECT_EQ(i, v);
+	}
+	shmring_mpsc_stats(c, &ss);
+	EXPECT_EQ(2U, ss.stale);
+	EXPECT_EQ(1U, ss.skipped);
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* ---- stress: records carry producer id, sequence and a checksum ---- */
+
+struct rec_hdr {
+	uint32_t producer;
+	uint32_t seq;
+	uint32_t sum;
+	uint32_t len;
+};
+
+#define STRESS_SLOT	200U
+
+static uint32_t rec_sum(const unsigned char *p, uint32_t len)
+{
+	uint32_t h = 2166136261U, i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619U;
+	return h;
+}
+
+static uint32_t rec_len(uint32_t producer, uint32_t seq)
+{
+	return (uint32_t)sizeof(struct rec_hdr) +
+	       (seq * 13 + producer * 7) % (STRESS_SLOT - sizeof(struct rec_hdr) + 1);
+}
+
+static void rec_make(unsigned char *buf, uint32_t producer, uint32_t seq)
+{
+	struct rec_hdr h = { producer, seq, 0, rec_len(producer, seq) };
+	uint32_t body = h.len - (uint32_t)sizeof(h);
+
+	fill(buf + sizeof(h), body, producer * 1000003U + seq);
+	h.sum = rec_sum(buf + sizeof(h), body) ^ producer ^ (seq << 1);
+	memcpy(buf, &h, sizeof(h));
+}
+
+/* 0 if rec is the expected next record of its producer. */
+static int rec_check(const unsigned char *buf, uint32_t len, uint32_t *next,
+		     uint32_t nprod)
+{
+	struct rec_hdr h;
+
+	if (len < sizeof(h))
+		return 1;
+	memcpy(&h, buf, sizeof(h));
+	if (h.producer >= nprod || h.len != len || len != rec_len(h.producer, h.seq))
+		return 2;
+	if (h.seq != next[h.producer])
+		return 3;	/* loss, duplicate or reordering */
+	if ((rec_sum(buf + sizeof(h), len - (uint32_t)sizeof(h)) ^ h.producer ^
+	     (h.seq << 1)) != h.sum)
+		return 4;
+	if (check(buf + sizeof(h), len - (uint32_t)sizeof(h), h.producer * 1000003U + h.seq))
+		return 5;
+	next[h.producer]++;
+	return 0;
+}
+
+static int produce(struct shmring_mpsc *q, uint32_t id, uint32_t count)
+{
+	unsigned char buf[STRESS_SLOT];
+	uint32_t seq;
+	int ret;
+
+	for (seq = 0; seq < count; seq++) {
+		rec_make(buf, id, seq);
+		if (seq & 1) {
+			ret = shmring_mpsc_push(q, buf, rec_len(id, seq), 10 * SEC);
+		} else {
+			/* zero-copy half of the time */
+			time_t deadline = time(NULL) + 10;
+			uint64_t t;
+			void *p;
+
+			for (;;) {
+				ret = shmring_mpsc_try_reserve(q, &t, &p);
+				if (ret != -EAGAIN && ret != -EBUSY)
+					break;
+				if (time(NULL) > deadline)
+					return -ETIMEDOUT;
+				sched_yield();
+			}
+			if (!ret) {
+				memcpy(p, buf, rec_len(id, seq));
+				ret = shmring_mpsc_commit(q, t, rec_len(id, seq));
+			}
+		}
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int consume(struct shmring_mpsc *c, uint32_t nprod, uint32_t count)
+{
+	unsigned char buf[STRESS_SLOT];
+	uint32_t next[8] = { 0 }, total = 0, len, i;
+	int ret;
+
+	while (total < nprod * count) {
+		ret = shmring_mpsc_pop(c, buf, sizeof(buf), &len, 10 * SEC);
+		if (ret)
+			return 100 - ret;
+		ret = rec_check(buf, len, next, nprod);
+		if (ret)
+			return ret;
+		total++;
+	}
+	for (i = 0; i < nprod; i++)
+		if (next[i] != count)
+			return 6;
+	/* nothing extra */
+	return shmring_mpsc_try_pop(c, buf, sizeof(buf), &len) == -EAGAIN ? 0 : 7;
+}
+
+TEST(stress_processes)
+{
+	struct shmring_mpsc *c;
+	struct shmring_mpsc_stats st;
+	char name[SHMRING_NAME_MAX];
+	const uint32_t nprod = 3, count = scaled(30000);
+	pid_t kid[3];
+	uint32_t k;
+
+	uname_(name, "stress");
+	ASSERT_EQ(0, mk(name, 64, STRESS_SLOT, SHMRING_MPSC_CONSUMER, NULL, &c));
+	for (k = 0; k < nprod; k++) {
+		kid[k] = fork();
+		ASSERT_GE(kid[k], 0);
+		if (!kid[k]) {
+			struct shmring_mpsc *q;
+			int ret;
+
+			child_guard(25);
+			if (shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &q))
+				_exit(1);
+			ret = produce(q, k, count);
+			shmring_mpsc_close(q);
+			_exit(ret ? 2 : 0);
+		}
+	}
+	EXPECT_EQ(0, consume(c, nprod, count));
+	for (k = 0; k < nprod; k++)
+		EXPECT_EQ(0, wait_child(kid[k]));
+	shmring_mpsc_stats(c, &st);
+	EXPECT_EQ((uint64_t)nprod * count, st.head);
+	EXPECT_EQ(0U, st.stale);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+struct thr_arg {
+	struct shmring_mpsc *q;
+	uint32_t id, count;
+	int ret;
+};
+
+static void *thr_produce(void *a)
+{
+	struct thr_arg *t = a;
+
+	t->ret = produce(t->q, t->id, t->count);
+	return NULL;
+}
+
+/* Threads (TSan sees every access): two share a handle, one has its own. */
+TEST(stress_threads)
+{
+	struct shmring_mpsc *c, *p, *p2;
+	char name[SHMRING_NAME_MAX];
+	const uint32_t count = scaled(20000);
+	struct thr_arg a[3];
+	pthread_t th[3];
+	int k;
+
+	uname_(name, "thr");
+	ASSERT_EQ(0, mk(name, 16, STRESS_SLOT, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p2));
+	for (k = 0; k < 3; k++) {
+		a[k].q = k == 2 ? p2 : p;
+		a[k].id = (uint32_t)k;
+		a[k].count = count;
+		a[k].ret = -1;
+		ASSERT_EQ(0, pthread_create(&th[k], NULL, thr_produce, &a[k]));
+	}
+	EXPECT_EQ(0, consume(c, 3, count));
+	for (k = 0; k < 3; k++) {
+		pthread_join(th[k], NULL);
+		EXPECT_EQ(0, a[k].ret);
+	}
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(p2);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* ---- hostile shared contents -------------------------------------- */
+
+static _Atomic uint64_t *state_of(struct shmring_mpsc *q, uint64_t pos)
+{
+	return &shmring_mpsc__slot(q, pos)->state;
+}
+
+TEST(hostile_slot_words)
+{
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_stuck st;
+	char name[SHMRING_NAME_MAX];
+	uint32_t v = 5, len, i;
+	uint64_t save;
+	static const uint64_t garbage[] = {
+		3,				/* state bits 3 */
+		SHMRING_MPSC_WORD(0, 3),
+		SHMRING_MPSC_WORD(1, SHMRING_MPSC_READY),	/* wrong lap */
+		SHMRING_MPSC_WORD(4, SHMRING_MPSC_READY),	/* future lap */
+		SHMRING_MPSC_WORD(12345, SHMRING_MPSC_WRITING),
+		UINT64_MAX,
+	};
+
+	uname_(name, "hostile");
+	ASSERT_EQ(0, mk(name, 4, 8, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p));
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));
+	save = atomic_load(state_of(c, 0));
+	for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		atomic_store(state_of(c, 0), garbage[i]);
+		EXPECT_EQ(-EPROTO, shmring_mpsc_try_pop(c, &v, 4, &len));
+		/* a blocking pop reports it at once, it does not spin */
+		EXPECT_EQ(-EPROTO, shmring_mpsc_pop(c, &v, 4, &len, SHMRING_MPSC_FOREVER));
+		EXPECT_EQ(-EPROTO, shmring_mpsc_stuck(c, &st));
+	}
+	/* a length beyond the slot */
+	atomic_store(state_of(c, 0), save);
+	atomic_store(&shmring_mpsc__slot(c, 0)->len, 9);
+	EXPECT_EQ(-EPROTO, shmring_mpsc_try_pop(c, &v, 4, &len));
+	atomic_store(&shmring_mpsc__slot(c, 0)->len, 0xfffffffeU);
+	EXPECT_EQ(-EPROTO, shmring_mpsc_pop(c, &v, 4, &len, SEC));
+	/* the consumer can step over a corrupt slot */
+	ASSERT_EQ(0, shmring_mpsc_skip(c, 0));
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_pop(c, &v, 4, &len));
+
+	/* producer side: garbage in the slot it would take next */
+	save = atomic_load(state_of(p, 1));
+	for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		atomic_store(state_of(p, 1), garbage[i]);
+		EXPECT_EQ(-EPROTO, shmring_mpsc_try_push(p, &v, 4));
+		EXPECT_EQ(-EPROTO, shmring_mpsc_push(p, &v, 4, SHMRING_MPSC_FOREVER));
+	}
+	atomic_store(state_of(p, 1), save);
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));
+	ASSERT_EQ(0, shmring_mpsc_try_pop(c, &v, 4, &len));
+	EXPECT_EQ(5U, v);
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST(hostile_head_and_header)
+{
+	struct shmring_mpsc *p, *c, *x;
+	struct shmring_region_opts ro = { .size = sizeof(ro) };
+	struct shmring_region *r;
+	struct shmring_hdr *h;
+	char name[SHMRING_NAME_MAX];
+	uint32_t v = 5, len;
+	uint64_t save;
+	int i;
+
+	uname_(name, "hhead");
+	ASSERT_EQ(0, mk(name, 4, 8, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p));
+	/* head far ahead of the consumer, or behind it */
+	atomic_store(&c->sh->head, 1000);
+	EXPECT_EQ(-EPROTO, shmring_mpsc_try_pop(c, &v, 4, &len));
+	EXPECT_EQ(-EPROTO, shmring_mpsc_try_push(p, &v, 4));
+	EXPECT_EQ(-EPROTO, shmring_mpsc_push(p, &v, 4, SHMRING_MPSC_FOREVER));
+	atomic_store(&c->sh->head, UINT64_MAX);
+	EXPECT_EQ(-EPROTO, shmring_mpsc_pop(c, &v, 4, &len, SHMRING_MPSC_FOREVER));
+	EXPECT_EQ(-EPROTO, shmring_mpsc_try_push(p, &v, 4));
+	atomic_store(&c->sh->head, 0);
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));
+	ASSERT_EQ(0, shmring_mpsc_try_pop(c, &v, 4, &len));
+
+	/* a garbage published tail is refused by a new consumer */
+	shmring_mpsc_close(c);
+	atomic_store(&p->sh->tail, 77);
+	EXPECT_EQ(-EPROTO, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &x));
+	atomic_store(&p->sh->tail, 1);
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &c));
+
+	/* garbage geometry in the header: attach refuses it */
+	ASSERT_EQ(0, shmring_region_open(name, &ro, &r));
+	h = r->meta;
+	for (i = 0; i < 6; i++) {
+		static const uint64_t bad[6][2] = {
+			{ 0, 3 }, { 0, 0 }, { 0, 1ULL << 40 },
+			{ 1, 0 }, { 1, 1ULL << 30 }, { 2, 65 },
+		};
+
+		save = h->param[bad[i][0]];
+		h->param[bad[i][0]] = bad[i][1];
+		EXPECT_EQ(-EPROTO, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER,
+						       NULL, &x));
+		h->param[bad[i][0]] = save;
+	}
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &x));
+	shmring_mpsc_close(x);
+	shmring_region_close(r);
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST(bad_arguments)
+{
+	struct shmring_mpsc_opts o = { .size = sizeof(o) };
+	struct shmring_mpsc *p, *c, *x = NULL;
+	struct shmring_stream *s;
+	struct shmring_mpsc_rec rec = { NULL, 0, 0, 0 };
+	char name[SHMRING_NAME_MAX], other[SHMRING_NAME_MAX];
+	uint32_t v = 0, len;
+	uint64_t t;
+	void *ptr;
+
+	uname_(name, "args");
+	EXPECT_EQ(-EINVAL, mk(name, 8, 8, 0, NULL, &x));
+	EXPECT_EQ(-EINVAL, mk(name, 8, 8, 3, NULL, &x));
+	EXPECT_EQ(-EINVAL, mk(name, 1, 8, SHMRING_MPSC_CONSUMER, NULL, &x));
+	EXPECT_EQ(-EINVAL, mk(name, (1U << 24) + 1, 8, SHMRING_MPSC_CONSUMER, NULL, &x));
+	EXPECT_EQ(-EINVAL, mk(name, 8, 0, SHMRING_MPSC_CONSUMER, NULL, &x));
+	EXPECT_EQ(-EINVAL, mk(name, 8, (1U << 20) + 1, SHMRING_MPSC_CONSUMER, NULL, &x));
+	EXPECT_EQ(-EINVAL, mk("bad/name", 8, 8, SHMRING_MPSC_CONSUMER, NULL, &x));
+	EXPECT_EQ(-EINVAL, mk(name, 8, 8, SHMRING_MPSC_CONSUMER, NULL, NULL));
+	o.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, mk(name, 8, 8, SHMRING_MPSC_CONSUMER, &o, &x));
+	o.reserved0 = 0;
+	o.flags = 1U << 30;
+	EXPECT_EQ(-EINVAL, mk(name, 8, 8, SHMRING_MPSC_CONSUMER, &o, &x));
+	o.flags = 0;
+	o.size = 8;
+	EXPECT_EQ(-EINVAL, mk(name, 8, 8, SHMRING_MPSC_CONSUMER, &o, &x));
+	EXPECT_EQ(NULL, x);
+	EXPECT_EQ(-ENOENT, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &x));
+
+	o.size = sizeof(o);
+	o.flags = SHMRING_F_EXCL;
+	ASSERT_EQ(0, mk(name, 8, 8, SHMRING_MPSC_CONSUMER, &o, &c));
+	EXPECT_EQ(-EEXIST, mk(name, 8, 8, SHMRING_MPSC_PRODUCER, &o, &x));
+	/* without EXCL: same geometry attaches, another one is refused */
+	ASSERT_EQ(0, mk(name, 8, 8, SHMRING_MPSC_PRODUCER, NULL, &p));
+	EXPECT_EQ(-EINVAL, mk(name, 16, 8, SHMRING_MPSC_PRODUCER, NULL, &x));
+	EXPECT_EQ(-EINVAL, mk(name, 8, 9, SHMRING_MPSC_PRODUCER, NULL, &x));
+	/* one consumer at a time (also within one process) */
+	EXPECT_EQ(-EBUSY, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &x));
+	/* role mix-ups */
+	EXPECT_EQ(-EBADF, shmring_mpsc_try_push(c, &v, 4));
+	EXPECT_EQ(-EBADF, shmring_mpsc_push(c, &v, 4, 0));
+	EXPECT_EQ(-EBADF, shmring_mpsc_try_reserve(c, &t, &ptr));
+	EXPECT_EQ(-EBADF, shmring_mpsc_commit(c, 0, 0));
+	EXPECT_EQ(-EBADF, shmring_mpsc_try_pop(p, &v, 4, &len));
+	EXPECT_EQ(-EBADF, shmring_mpsc_pop(p, &v, 4, &len, 0));
+	EXPECT_EQ(-EBADF, shmring_mpsc_try_peek(p, &rec));
+	EXPECT_EQ(-EBADF, shmring_mpsc_release(p));
+	EXPECT_EQ(-EINVAL, shmring_mpsc_push(p, NULL, 4, 0));
+	EXPECT_EQ(-EINVAL, shmring_mpsc_pop(c, NULL, 4, &len, 0));
+	/* a made-up ticket commits nothing */
+	EXPECT_EQ(-ESTALE, shmring_mpsc_commit(p, 12345, 1));
+	shmring_mpsc_close(c);
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &c));
+	shmring_mpsc_close(NULL);
+
+	/* a ring of another kind */
+	uname_(other, "stream");
+	ASSERT_EQ(0, shmring_stream_create(other, 4096, SHMRING_STREAM_WRITER, NULL, &s));
+	EXPECT_EQ(-EMEDIUMTYPE, shmring_mpsc_attach(other, SHMRING_MPSC_PRODUCER, NULL, &x));
+	shmring_stream_close(s);
+	EXPECT_EQ(0, shmring_stream_unlink(other, SHMRING_BACKEND_AUTO));
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* A consumer that died without closing leaves a claim a new one takes. */
+TEST(consumer_takeover_after_death)
+{
+	struct shmring_mpsc *p, *c;
+	char name[SHMRING_NAME_MAX];
+	uint32_t v, len, i;
+	pid_t kid;
+
+	uname_(name, "takeover");
+	ASSERT_EQ(0, mk(name, 8, 8, SHMRING_MPSC_PRODUCER, NULL, &p));
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(0, shmring_mpsc_try_push(p, &i, 4));
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (!kid) {
+		struct shmring_mpsc *q;
+
+		child_guard(20);
+		if (shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &q))
+			_exit(1);
+		for (i = 0; i < 2; i++)
+			if (shmring_mpsc_try_pop(q, &v, 4, &len) || v != i)
+				_exit(2);
+		_exit(0);	/* no close: the claim stays behind */
+	}
+	ASSERT_EQ(0, wait_child(kid));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_CONSUMER, NULL, &c));
+	for (i = 2; i < 5; i++) {
+		ASSERT_EQ(0, shmring_mpsc_try_pop(c, &v, 4, &len));
+		EXPECT_EQ(i, v);
+	}
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_pop(c, &v, 4, &len));
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST_HARNESS_MAIN
