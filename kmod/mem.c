@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * shmring: ring memory.
+ *
+ * DATA is cut into 2 MiB chunks. Each chunk is one compound page of order 9
+ * when the allocator can give one, else pieces of order 4, else of order 0
+ * (each piece compound when its order is above 0, so that a 4 KiB PTE on any
+ * of its pages holds a reference on the whole piece). META is order-0 pages,
+ * CTRL is one page. Everything is zeroed, charged to the creator's memory
+ * cgroup (__GFP_ACCOUNT) and never movable, so it is neither swapped nor
+ * migrated.
+ */
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/numa.h>
+
+#include "shmring_internal.h"
+
+static gfp_t shmring_gfp(bool strict)
+{
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
+		    __GFP_RETRY_MAYFAIL;
+
+	if (strict)
+		gfp |= __GFP_THISNODE;
+	return gfp;
+}
+
+static void shmring_chunk_free(struct shmring_chunk *c)
+{
+	unsigned int i;
+
+	if (!c->pieces)
+		return;
+	for (i = 0; i < c->nr_pieces; i++)
+		if (c->pieces[i])
+			__free_pages(c->pieces[i], c->order);
+	if (c->pieces != &c->one)
+		kvfree(c->pieces);
+	c->pieces = NULL;
+	c->nr_pieces = 0;
+}
+
+static int shmring_chunk_alloc_order(struct shmring_chunk *c, int nid,
+				     gfp_t gfp, unsigned int order)
+{
+	unsigned int n = c->nr_pages >> order;
+	unsigned int i;
+
+	if (n == 1) {
+		c->one = NULL;
+		c->pieces = &c->one;
+	} else {
+		c->pieces = kvcalloc(n, sizeof(*c->pieces), GFP_KERNEL_ACCOUNT);
+		if (!c->pieces)
+			return -ENOMEM;
+	}
+	c->nr_pieces = n;
+	c->order = order;
+	if (order)
+		gfp |= __GFP_COMP;
+	for (i = 0; i < n; i++) {
+		c->pieces[i] = alloc_pages_node(nid, gfp, order);
+		if (!c->pieces[i]) {
+			shmring_chunk_free(c);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int shmring_chunk_alloc(struct shmring_chunk *c, int nid, gfp_t gfp,
+			       bool nohuge)
+{
+	if (!nohuge && c->nr_pages == SHMRING_CHUNK_PAGES &&
+	    !shmring_chunk_alloc_order(c, nid, gfp, SHMRING_CHUNK_ORDER))
+		return 0;
+	if (!nohuge && IS_ALIGNED(c->nr_pages, 1U << SHMRING_MID_ORDER) &&
+	    !shmring_chunk_alloc_order(c, nid, gfp, SHMRING_MID_ORDER))
+		return 0;
+	return shmring_chunk_alloc_order(c, nid, gfp, 0);
+}
+
+int shmring_mem_alloc(struct shmring_ring *ring, bool nohuge, bool strict)
+{
+	gfp_t gfp = shmring_gfp(strict);
+	int nid = ring->nid;
+	unsigned long left = ring->data_pages;
+	u32 i;
+	int err = -ENOMEM;
+
+	ring->nr_chunks = DIV_ROUND_UP(ring->data_pages, SHMRING_CHUNK_PAGES);
+	ring->chunks = kvcalloc(ring->nr_chunks, sizeof(*ring->chunks),
+				GFP_KERNEL_ACCOUNT);
+	if (!ring->chunks)
+		goto fail;
+	ring->page_bytes = SHMRING_CHUNK_BYTES;
+	for (i = 0; i < ring->nr_chunks; i++) {
+		struct shmring_chunk *c = &ring->chunks[i];
+
+		c->nr_pages = min_t(unsigned long, left, SHMRING_CHUNK_PAGES);
+		left -= c->nr_pages;
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			goto fail;
+		}
+		if (shmring_chunk_alloc(c, nid, gfp, nohuge))
+			goto fail;
+		if (c->order == SHMRING_CHUNK_ORDER)
+			ring->nr_huge_chunks++;
+		ring->page_bytes = min_t(u32, ring->page_bytes,
+					 PAGE_SIZE << c->order);
+		cond_resched();
+	}
+
+	ring->meta = kcalloc(ring->meta_pages, sizeof(*ring->meta),
+			     GFP_KERNEL_ACCOUNT);
+	if (!ring->meta)
+		goto fail;
+	for (i = 0; i < ring->meta_pages; i++) {
+		ring->meta[i] = alloc_pages_node(nid, gfp, 0);
+		if (!ring->meta[i])
+			goto fail;
+	}
+
+	ring->ctrl_page = alloc_pages_node(nid, gfp, 0);
+	if (!ring->ctrl_page)
+		goto fail;
+	ring->ctrl = page_address(ring->ctrl_page);
+
+	ring->nid = page_to_nid(ring->chunks[0].pieces[0]);
+	return 0;
+
+fail:
+	shmring_mem_free(ring);
+	return err;
+}
+
+void shmring_mem_free(struct shmring_ring *ring)
+{
+	u32 i;
+
+	if (ring->chunks) {
+		for (i = 0; i < ring->nr_chunks; i++)
+			shmring_chunk_free(&ring->chunks[i]);
+		kvfree(ring->chunks);
+		ring->chunks = NULL;
+	}
+	if (ring->meta) {
+		for (i = 0; i < ring->meta_pages; i++)
+			if (ring->meta[i])
+				__free_pages(ring->meta[i], 0);
+		kfree(ring->meta);
+		ring->meta = NULL;
+	}
+	if (ring->ctrl_page) {
+		__free_pages(ring->ctrl_page, 0);
+		ring->ctrl_page = NULL;
+		ring->ctrl = NULL;
+	}
+}
+
+/* The 4 KiB page at page index @rel (< data_pages) of DATA. */
+struct page *shmring_data_page(struct shmring_ring *ring, unsigned long rel)
+{
+	struct shmring_chunk *c = &ring->chunks[rel >> SHMRING_CHUNK_ORDER];
+	unsigned long idx = rel & (SHMRING_CHUNK_PAGES - 1);
+
+	return nth_page(c->pieces[idx >> c->order],
+			idx & ((1UL << c->order) - 1));
+}
+
+/*
+ * The 2 MiB compound page that starts at page index @rel (a multiple of
+ * SHMRING_CHUNK_PAGES below data_pages), or NULL if that chunk is not one.
+ */
+struct page *shmring_data_huge(struct shmring_ring *ring, unsigned long rel)
+{
+	struct shmring_chunk *c = &ring->chunks[rel >> SHMRING_CHUNK_ORDER];
+
+	return c->order == SHMRING_CHUNK_ORDER ? c->pieces[0] : NULL;
+}

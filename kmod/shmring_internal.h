@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shmring: declarations shared by the files of the module.
+ */
+#ifndef _SHMRING_INTERNAL_H
+#define _SHMRING_INTERNAL_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/uidgid.h>
+#include <linux/atomic.h>
+#include <linux/mm_types.h>
+#include <linux/shmring.h>
+
+#define SHMRING_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)	/* 9 on x86-64 */
+#define SHMRING_CHUNK_PAGES	(1UL << SHMRING_CHUNK_ORDER)
+#define SHMRING_CHUNK_BYTES	(PAGE_SIZE << SHMRING_CHUNK_ORDER)
+/* Order tried for the pieces of a chunk that could not be one 2 MiB page. */
+#define SHMRING_MID_ORDER	4
+
+#define SHMRING_PG_META		(SHMRING_OFF_META >> PAGE_SHIFT)
+#define SHMRING_PG_CTRL		(SHMRING_OFF_CTRL >> PAGE_SHIFT)
+
+/*
+ * One 2 MiB span of DATA (the last one may be shorter). Either one compound
+ * page of SHMRING_CHUNK_ORDER, or nr_pieces pages of a smaller order.
+ */
+struct shmring_chunk {
+	struct page **pieces;	/* nr_pieces pages of 'order' */
+	struct page *one;	/* storage when there is a single piece */
+	unsigned int order;
+	unsigned int nr_pieces;
+	unsigned int nr_pages;	/* 4 KiB pages covered */
+};
+
+struct shmring_ring {
+	struct kref ref;		/* files + VMAs + 1 while named */
+	struct list_head all;		/* shmring_rings, under shmring_mutex */
+	struct hlist_node hnode;	/* name table, while named */
+	bool named;			/* under shmring_mutex */
+	u64 id;
+	char name[SHMRING_NAME_MAX];
+
+	/* geometry, fixed at creation */
+	u64 data_bytes;
+	unsigned long data_pages;
+	u32 meta_bytes;
+	unsigned int meta_pages;
+	u64 charge;			/* bytes counted against the limits */
+	int nid;			/* node of the first chunk */
+
+	kuid_t uid;
+	kgid_t gid;
+	umode_t mode;
+
+	/* memory */
+	struct shmring_chunk *chunks;
+	u32 nr_chunks;
+	u32 nr_huge_chunks;
+	u32 page_bytes;			/* smallest piece obtained */
+	struct page **meta;
+	struct page *ctrl_page;
+	struct shmring_ctrl *ctrl;	/* kernel address of ctrl_page */
+
+	/* counters, mirrored into the CTRL page under 'lock' */
+	spinlock_t lock;
+	u32 attach_count;
+	u32 map_count;
+	u32 ring_flags;			/* SHMRING_INFO_UNLINKED | _HUGE */
+
+	atomic64_t pmd_faults;
+	atomic64_t pte_faults;
+};
+
+/* file->private_data of an open /dev/shmring */
+struct shmring_file {
+	struct mutex lock;		/* serialises CREATE/ATTACH */
+	struct shmring_ring *ring;	/* set once (release/acquire) */
+	struct inode *inode;		/* S_DAX anonymous inode */
+	bool rdonly;
+};
+
+/* main.c: module parameters and global state */
+extern unsigned long long shmring_max_ring_bytes;
+extern unsigned long long shmring_max_total_bytes;
+extern unsigned int shmring_max_rings;
+extern bool shmring_huge;
+extern struct mutex shmring_mutex;
+extern struct list_head shmring_rings;
+
+static inline struct shmring_ring *shmring_file_ring(struct shmring_file *sf)
+{
+	return smp_load_acquire(&sf->ring);
+}
+
+/* ring.c */
+struct shmring_create_args {
+	char name[SHMRING_NAME_MAX];
+	u64 data_bytes;
+	u32 meta_bytes;
+	umode_t mode;
+	int nid;		/* NUMA_NO_NODE or an online node */
+	bool nohuge;
+	bool strict_node;
+	bool excl;
+};
+
+int shmring_name_check(const char *name);
+int shmring_ring_create(struct shmring_file *sf,
+			const struct shmring_create_args *args, bool *created);
+int shmring_ring_attach(struct shmring_file *sf, const char *name,
+			bool rdonly);
+int shmring_ring_unlink(const char *name);
+void shmring_ring_get(struct shmring_ring *ring);
+void shmring_ring_put(struct shmring_ring *ring);
+void shmring_ring_detach(struct shmring_ring *ring);
+void shmring_ring_map_inc(struct shmring_ring *ring);
+void shmring_ring_map_dec(struct shmring_ring *ring);
+void shmring_rings_destroy_all(void);
+u64 shmring_bytes_used(void);
+unsigned int shmring_nr_rings(void);
+
+/* mem.c */
+int shmring_mem_alloc(struct shmring_ring *ring, bool nohuge, bool strict);
+void shmring_mem_free(struct shmring_ring *ring);
+struct page *shmring_data_page(struct shmring_ring *ring, unsigned long rel);
+struct page *shmring_data_huge(struct shmring_ring *ring, unsigned long rel);
+
+/* mmap.c */
+int shmring_mmap(struct file *file, struct vm_area_struct *vma);
+unsigned long shmring_get_unmapped_area(struct file *file, unsigned long addr,
+					unsigned long len, unsigned long pgoff,
+					unsigned long flags);
+bool shmring_pmd_supported(void);
+
+/* ioctl.c */
+long shmring_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* debugfs.c */
+void shmring_debugfs_init(void);
+void shmring_debugfs_exit(void);
+
+#endif /* _SHMRING_INTERNAL_H */
