@@ -292,7 +292,7 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage_cmd(stdout, o->cmd);
 			return 1;
@@ -1263,8 +1263,12 @@ static bool bench_sample(struct bench *b, struct xport *x, int round, bool verif
 			close(go[1]);
 			if (tool_pin_self(o->cpu_b))
 				_exit(TOOL_EXIT_FAIL);
-			if (x->ops == &ring_ops)
-				((struct ring_x *)x->priv)->create = false;
+			if (x->ops == &ring_ops) {
+				struct ring_x *rx = x->priv;
+
+				rx->create = false;
+				rx->so.flags &= ~(uint32_t)(SHMRING_F_EXCL | SHMRING_F_NOHUGE);
+			}
 			err = x->ops->open(x, XPORT_READER);
 			if (err) {
 				fail(sh->r.where, sizeof(sh->r.where), "attach ring", err);
@@ -1403,7 +1407,7 @@ static void print_sample(const struct bench *b, const struct sample *s)
 	fflush(f);
 }
 
-static const char *const places[] = { "near", "far", "other", "mixed", "n/a" };
+static const char *const places[] = { "near", "far", "other", "mixed", "emulated", "n/a" };
 
 /* Find round r's ok sample of label; NULL if none. */
 static const struct sample *find(const struct bench *b, int r, const char *label)

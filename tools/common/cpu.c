@@ -9,6 +9,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,10 +187,34 @@ out:
 	return err;
 }
 
+int tool_cpu_emulated(void)
+{
+	static int cached = -1;
+	char line[256];
+	FILE *f;
+
+	if (cached >= 0)
+		return cached;
+	cached = 0;
+	f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return cached;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "model name", 10)) {
+			cached = strstr(line, "QEMU TCG") != NULL;
+			break;
+		}
+	}
+	fclose(f);
+	return cached;
+}
+
 const char *tool_placement_class(double rt_ns)
 {
 	if (!(rt_ns > 0.0))
 		return "n/a";
+	if (tool_cpu_emulated())
+		return "emulated";
 	if (rt_ns < TOOL_PLACE_NEAR_MAX_NS)
 		return "near";
 	if (rt_ns < TOOL_PLACE_FAR_MAX_NS)

@@ -47,7 +47,13 @@ struct tool_pingpong {
  */
 int tool_pingpong(int cpu_a, int cpu_b, struct tool_pingpong *out);
 
-/* "near", "far" or "other" for a round trip in ns; "n/a" if rt <= 0. */
+/* Whether the CPU is emulated (qemu TCG): placement means nothing then. */
+int tool_cpu_emulated(void);
+
+/*
+ * "near", "far" or "other" for a round trip in ns; "n/a" if rt <= 0;
+ * "emulated" on qemu TCG.
+ */
 const char *tool_placement_class(double rt_ns);
 
 /*
