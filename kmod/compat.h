@@ -37,14 +37,14 @@ static inline void shmring_vm_flags_clear(struct vm_area_struct *vma,
 
 /* The ->huge_fault() size argument: an enum up to 6.5, an order later. */
 #ifdef SHMRING_HAVE_PE_SIZE
-typedef enum page_entry_size shmring_fault_size_t;
-static inline bool shmring_fault_is_pmd(shmring_fault_size_t size)
+#define shmring_fault_size_t enum page_entry_size
+static inline bool shmring_fault_is_pmd(enum page_entry_size size)
 {
 	return size == PE_SIZE_PMD;
 }
 #else
-typedef unsigned int shmring_fault_size_t;
-static inline bool shmring_fault_is_pmd(shmring_fault_size_t order)
+#define shmring_fault_size_t unsigned int
+static inline bool shmring_fault_is_pmd(unsigned int order)
 {
 	return order == PMD_SHIFT - PAGE_SHIFT;
 }

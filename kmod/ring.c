@@ -233,6 +233,7 @@ static void shmring_bind(struct shmring_file *sf, struct shmring_ring *ring,
 	WRITE_ONCE(ring->ctrl->attach_count, ring->attach_count);
 	spin_unlock(&ring->lock);
 	sf->rdonly = rdonly;
+	/* Publish rdonly before the ring: pairs with shmring_file_ring(). */
 	smp_store_release(&sf->ring, ring);
 }
 

@@ -12,11 +12,12 @@
 #include <linux/types.h>
 #include <linux/uidgid.h>
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/mm_types.h>
 #include <linux/shmring.h>
 
 #define SHMRING_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)	/* 9 on x86-64 */
-#define SHMRING_CHUNK_PAGES	(1UL << SHMRING_CHUNK_ORDER)
+#define SHMRING_CHUNK_PAGES	BIT(SHMRING_CHUNK_ORDER)
 #define SHMRING_CHUNK_BYTES	(PAGE_SIZE << SHMRING_CHUNK_ORDER)
 /* Order tried for the pieces of a chunk that could not be one 2 MiB page. */
 #define SHMRING_MID_ORDER	4
@@ -93,6 +94,7 @@ extern struct list_head shmring_rings;
 
 static inline struct shmring_ring *shmring_file_ring(struct shmring_file *sf)
 {
+	/* Pairs with the release in shmring_bind(): rdonly is visible. */
 	return smp_load_acquire(&sf->ring);
 }
 

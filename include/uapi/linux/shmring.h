@@ -75,8 +75,8 @@
 #define SHMRING_CREATED		(1U << 0)	/* this call made the ring */
 
 /* struct shmring_attach.flags */
-#define SHMRING_ATTACH_RDONLY	(1U << 0)	/* read permission suffices;
-						 * only PROT_READ mappings */
+/* read permission suffices; only PROT_READ mappings */
+#define SHMRING_ATTACH_RDONLY	(1U << 0)
 #define SHMRING_ATTACH_FLAGS	(SHMRING_ATTACH_RDONLY)
 
 /* struct shmring_info.ring_flags */
@@ -105,6 +105,7 @@ struct shmring_query {
 	__u32 nr_rings;		/* out: live rings now */
 	__u64 reserved[4];	/* in: 0 */
 };
+
 #define SHMRING_QUERY_SIZE_VER0	112
 
 /**
@@ -124,6 +125,7 @@ struct shmring_create {
 	char name[SHMRING_NAME_MAX];	/* in */
 	__u64 reserved[4];	/* in: 0 */
 };
+
 #define SHMRING_CREATE_SIZE_VER0	128
 
 /**
@@ -138,6 +140,7 @@ struct shmring_attach {
 	char name[SHMRING_NAME_MAX];
 	__u64 reserved[4];
 };
+
 #define SHMRING_ATTACH_SIZE_VER0	104
 
 /**
@@ -150,6 +153,7 @@ struct shmring_unlink {
 	char name[SHMRING_NAME_MAX];
 	__u64 reserved[4];
 };
+
 #define SHMRING_UNLINK_SIZE_VER0	104
 
 /**
@@ -178,6 +182,7 @@ struct shmring_info {
 	char name[SHMRING_NAME_MAX];
 	__u64 reserved[4];
 };
+
 #define SHMRING_INFO_SIZE_VER0	184
 
 /*
