@@ -49,7 +49,7 @@ static uint32_t msg_hdr_bytes(void)
 }
 
 /* The peer (or a stray writer) broke the protocol: stop for good. */
-static int msg_corrupt(struct shmring_msg *m)
+int shmring_msg__corrupt(struct shmring_msg *m)
 {
 	m->err = -EPROTO;
 	m->grant = -1;
@@ -75,7 +75,7 @@ static int msg_refresh(struct shmring_msg *m)
 	c = __atomic_load_n(&m->shared->cons_pos, __ATOMIC_ACQUIRE);
 	/* Never backwards, never past what we committed, 8-aligned. */
 	if (c - m->peer > m->pos - m->peer || (c & 7))
-		return msg_corrupt(m);
+		return shmring_msg__corrupt(m);
 	m->peer = c;
 	m->limit = c + m->mask + 1 - SHMRING_MSG_SLACK;
 	return 0;
@@ -140,7 +140,7 @@ static int msg_empty(struct shmring_msg *m, uint64_t pos)
 	/* Acquire; pairs with the release in shmring_msg_done(). */
 	f = __atomic_load_n(&m->shared->prod_flags, __ATOMIC_ACQUIRE);
 	if (f & ~SHMRING_MSG_PF_DONE)
-		return msg_corrupt(m);
+		return shmring_msg__corrupt(m);
 	if (!(f & SHMRING_MSG_PF_DONE))
 		return -EAGAIN;
 	/*
@@ -175,7 +175,7 @@ int shmring_msg__peek_slow(struct shmring_msg *m, uint64_t pos, uint64_t seq,
 	 * going backwards: not something our producer writes. */
 	if (!(w & SHMRING_MSG_COMMIT) || (w & ~SHMRING_MSG_COMMIT) > m->max_len ||
 	    h->seq < seq)
-		return msg_corrupt(m);
+		return shmring_msg__corrupt(m);
 	/* The inline parser accepted nothing else, so this was a record that
 	 * became valid in between: let the caller parse it again. */
 	return -EAGAIN;
@@ -429,8 +429,6 @@ static int msg_open(const char *name, uint64_t size, int role, int create,
 			return -EINVAL;
 		if (size > SHMRING_DATA_BYTES_MAX)
 			return -E2BIG;
-	} else if (o.flags || o.msg_flags) {
-		return -EINVAL;
 	}
 
 	memset(&ro, 0, sizeof(ro));

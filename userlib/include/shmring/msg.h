@@ -265,6 +265,7 @@ int shmring_msg__reserve_slow(struct shmring_msg *m, uint32_t len, void **ptr);
 int shmring_msg__peek_slow(struct shmring_msg *m, uint64_t pos, uint64_t seq,
 			   struct shmring_msg_view *v);
 void shmring_msg__publish(struct shmring_msg *m);
+int shmring_msg__corrupt(struct shmring_msg *m);
 uint64_t shmring_msg__now_ns(void);
 
 /* ---- hot path ---------------------------------------------------------- */
@@ -425,12 +426,12 @@ static inline int shmring_msg_peek_batch(struct shmring_msg *m,
 	if (!n || n > 0x7fffffffU)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		/* Never read past what one lap can hold. */
-		if (pos - m->pos > m->mask)
-			break;
 		ret = shmring_msg__parse(m, pos, seq, &v[i]);
 		if (ret)
 			return i ? (int)i : ret;
+		/* Our producer never has more than a lap minus 8 bytes out. */
+		if (v[i]._next - m->pos > m->mask + 1 - SHMRING_MSG_SLACK)
+			return i ? (int)i : shmring_msg__corrupt(m);
 		v[i]._base = m->pos;
 		v[i]._n = i + 1;
 		pos = v[i]._next;
@@ -456,7 +457,13 @@ static inline int shmring_msg_release(struct shmring_msg *m,
 	m->seq = v->seq + 1;
 	m->unpub += v->_next - m->pos;
 	m->pos = v->_next;
-	if (m->unpub >= m->pub_batch)
+	/*
+	 * Publish in batches, and whenever the ring looks drained, so that
+	 * released space is never hidden from a producer while we have
+	 * nothing left to read (the load is only a hint).
+	 */
+	if (m->unpub >= m->pub_batch ||
+	    !__atomic_load_n(&shmring_msg__at(m, m->pos)->word, __ATOMIC_RELAXED))
 		shmring_msg__publish(m);
 	return 0;
 }
@@ -498,10 +505,10 @@ static inline int shmring_msg_recv(struct shmring_msg *m, void *buf, size_t cap,
 }
 
 /*
- * Consumer: call fn for up to max records that are there now (each is
- * released after fn returns; fn returning non-zero stops after that
- * record). Returns the number consumed (0 if empty), or -EPIPE/-EPROTO/...
- * when nothing was consumed. Does not block.
+ * Consumer: call fn for up to max records that are there now, in order,
+ * then release them all (fn returning non-zero stops after that record).
+ * Returns the number consumed (0 if empty), or -EPIPE/-EPROTO/... when
+ * nothing was consumed. Does not block.
  */
 typedef int (*shmring_msg_fn)(const struct shmring_msg_view *v, void *arg);
 
@@ -509,21 +516,34 @@ static inline int shmring_msg_consume(struct shmring_msg *m, shmring_msg_fn fn,
 				      void *arg, unsigned int max)
 {
 	struct shmring_msg_view v;
+	uint64_t pos = m->pos, seq = m->seq;
 	unsigned int n = 0;
 	int ret = 0, stop = 0;
 
+	if (m->role != SHMRING_MSG_CONSUMER)
+		return -EBADF;
 	if (max > 0x7fffffffU)
 		max = 0x7fffffffU;
 	while (n < max && !stop) {
-		ret = shmring_msg_peek(m, &v);
+		ret = shmring_msg__parse(m, pos, seq, &v);
 		if (ret)
 			break;
+		if (v._next - m->pos > m->mask + 1 - SHMRING_MSG_SLACK) {
+			ret = shmring_msg__corrupt(m);
+			break;
+		}
 		stop = fn(&v, arg);
-		shmring_msg_release(m, &v);
+		pos = v._next;
+		seq = v.seq + 1;
 		n++;
 	}
-	if (n)
+	if (n) {
+		/* release all n at once: one publication at most */
+		v._base = m->pos;
+		v._n = n;
+		shmring_msg_release(m, &v);
 		return (int)n;
+	}
 	return ret == -EAGAIN ? 0 : ret;
 }
 
