@@ -1066,7 +1066,7 @@ static int cmd_read(const struct opts *o)
 		       tool_fmt_size(res.ring.page_bytes, pg, sizeof(pg)),
 		       tool_fmt_size(res.ring.data_bytes, sz, sizeof(sz)),
 		       res.h.timed_bytes, o->chunk);
-		if (res.measured_ns) {
+		if (res.measured_bytes && res.measured_ns) {
 			print_rate_text("timed", gbs);
 			printf("  (%" PRIu64 " bytes in %.6f s, after the first read)\n",
 			       res.measured_bytes, (double)res.measured_ns / 1e9);
