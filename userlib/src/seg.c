@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: MIT OR LGPL-2.1
+/*
+ * libshmring: synchronised segments (see shmring/seg.h and docs/seg.md).
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmring/seg.h>
+
+_Static_assert(sizeof(struct shmring_seg_part) == SHMRING_CACHELINE,
+	       "one line per participant");
+_Static_assert(sizeof(struct shmring_seg_shared) == 2 * SHMRING_PAD,
+	       "shared layout is ABI");
+
+#define SEG_OPTS_SIZE_VER0	32
+#define SEG_W(epoch, count)	(((uint64_t)(uint32_t)(epoch) << 32) | (uint32_t)(count))
+#define SEG_EPOCH(w)		((uint32_t)((w) >> 32))
+#define SEG_COUNT(w)		((uint32_t)(w))
+
+static _Atomic uint32_t join_ids;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
+/*
+ * The one place the barrier waits: spin, then yield, then check the
+ * deadline. The wakeups issue replaces it with a sleep on a doorbell.
+ */
+struct seg_wait {
+	uint64_t deadline;	/* UINT64_MAX: never */
+	uint32_t spin;
+	uint32_t n;
+};
+
+static void seg_wait_init(struct seg_wait *w, uint32_t spin, uint64_t timeout_ns)
+{
+	uint64_t now = now_ns();
+
+	w->spin = spin;
+	w->n = 0;
+	if (timeout_ns == SHMRING_SEG_FOREVER || timeout_ns > UINT64_MAX - now)
+		w->deadline = UINT64_MAX;
+	else
+		w->deadline = now + timeout_ns;
+}
+
+static int seg_wait(struct seg_wait *w)
+{
+	if (++w->n < w->spin) {
+		cpu_relax();
+		if (w->n & 255)
+			return 0;
+	} else {
+		w->n = 0;
+		sched_yield();
+	}
+	if (w->deadline != UINT64_MAX && now_ns() >= w->deadline)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static uint64_t stride_for(uint64_t seg_bytes)
+{
+	uint64_t a = seg_bytes >= 4096 ? 4096 : SHMRING_CACHELINE;
+
+	return (seg_bytes + a - 1) & ~(a - 1);
+}
+
+static size_t meta_for(uint32_t nparts)
+{
+	return SHMRING_HDR_KIND_OFFSET + sizeof(struct shmring_seg_shared) +
+	       (size_t)nparts * sizeof(struct shmring_seg_part);
+}
+
+static int get_opts(const struct shmring_seg_opts *in, struct shmring_seg_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (in) {
+		if (in->size < SEG_OPTS_SIZE_VER0)
+			return -EINVAL;
+		if (in->size > sizeof(*o)) {
+			const unsigned char *p = (const unsigned char *)in;
+			size_t i;
+
+			for (i = sizeof(*o); i < in->size; i++)
+				if (p[i])
+					return -E2BIG;
+		}
+		memcpy(o, in, in->size < sizeof(*o) ? in->size : sizeof(*o));
+	}
+	if ((o->flags & ~(uint32_t)(SHMRING_F_EXCL | SHMRING_F_NOHUGE)) || o->reserved0)
+		return -EINVAL;
+	if (!o->spin)
+		o->spin = SHMRING_SEG_SPIN;
+	return 0;
+}
+
+static struct shmring_seg_shared *shared_of(const struct shmring_region *r)
+{
+	return (struct shmring_seg_shared *)(void *)((unsigned char *)r->meta +
+						     SHMRING_HDR_KIND_OFFSET);
+}
+
+static int seg_open(const char *name, uint32_t nparts, uint64_t seg_bytes, uint32_t index,
+		    const struct shmring_seg_opts *uopts, bool create,
+		    struct shmring_seg **out)
+{
+	struct shmring_region_opts ro;
+	struct shmring_seg_opts o;
+	struct shmring_region *r = NULL;
+	struct shmring_seg_shared *sh;
+	struct shmring_seg *s;
+	struct shmring_hdr *h;
+	uint64_t param[4], stride = 0, w, cur;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	ret = get_opts(uopts, &o);
+	if (ret)
+		return ret;
+	if (create) {
+		if (!nparts || nparts > SHMRING_SEG_MAX_PARTS || !seg_bytes ||
+		    seg_bytes > SHMRING_SEG_MAX_BYTES || index >= nparts)
+			return -EINVAL;
+		stride = stride_for(seg_bytes);
+	} else if (o.flags || index >= SHMRING_SEG_MAX_PARTS) {
+		return -EINVAL;
+	}
+
+	memset(&ro, 0, sizeof(ro));
+	ro.size = sizeof(ro);
+	ro.flags = o.flags | (create ? SHMRING_F_CREATE : 0);
+	ro.backend = o.backend;
+	ro.mode = o.mode;
+	ro.numa_node = -1;
+	/* attach: room for the largest header; the region keeps its own size */
+	ro.meta_bytes = (uint32_t)meta_for(create ? nparts : 1);
+	ro.data_bytes = create ? 2 * (uint64_t)nparts * stride : 0;
+	ro.timeout_ns = o.attach_timeout_ns;
+	ret = shmring_region_open(name, &ro, &r);
+	if (ret)
+		return ret;
+	h = r->meta;
+	sh = shared_of(r);
+
+	if (r->created) {
+		param[0] = nparts;
+		param[1] = seg_bytes;
+		param[2] = stride;
+		param[3] = SHMRING_SEG_LAYOUT;
+		ret = shmring_hdr_init(h, r, SHMRING_KIND_SEG, (uint32_t)meta_for(nparts), 0,
+				       param);
+		if (ret)
+			goto fail;
+		memset(sh, 0, meta_for(nparts) - SHMRING_HDR_KIND_OFFSET);
+		shmring_hdr_publish(h);
+	} else {
+		ret = shmring_hdr_attach(h, r, SHMRING_KIND_SEG, o.attach_timeout_ns);
+		if (ret)
+			goto fail;
+		memcpy(param, h->param, sizeof(param));	/* never re-read */
+		if (param[3] != SHMRING_SEG_LAYOUT || !param[0] ||
+		    param[0] > SHMRING_SEG_MAX_PARTS || !param[1] ||
+		    param[1] > SHMRING_SEG_MAX_BYTES || param[2] != stride_for(param[1]) ||
+		    h->hdr_bytes < meta_for((uint32_t)param[0]) ||
+		    meta_for((uint32_t)param[0]) > r->meta_bytes ||
+		    2 * param[0] * param[2] > r->data_bytes) {
+			ret = -EPROTO;
+			goto fail;
+		}
+		if (create && (param[0] != nparts || param[1] != seg_bytes)) {
+			ret = -EINVAL;
+			goto fail;
+		}
+		if (index >= param[0]) {
+			ret = -EINVAL;
+			goto fail;
+		}
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	s->region = r;
+	s->sh = sh;
+	s->data = r->data;
+	s->nparts = (uint32_t)param[0];
+	s->seg_bytes = param[1];
+	s->stride = param[2];
+	s->bank_bytes = param[0] * param[2];
+	s->index = index;
+	s->spin = o.spin;
+	s->owner = ((uint64_t)(uint32_t)getpid() << 32) |
+		   (atomic_fetch_add_explicit(&join_ids, 1, memory_order_relaxed) + 1U);
+
+	cur = 0;
+	if (!atomic_compare_exchange_strong_explicit(&sh->part[index].owner, &cur, s->owner,
+						     memory_order_acq_rel,
+						     memory_order_relaxed)) {
+		free(s);
+		ret = -EBUSY;
+		goto fail;
+	}
+	w = atomic_load_explicit(&sh->barrier, memory_order_acquire);
+	if (SEG_COUNT(w) >= s->nparts) {
+		atomic_store_explicit(&sh->part[index].owner, 0, memory_order_release);
+		free(s);
+		ret = -EPROTO;
+		goto fail;
+	}
+	s->epoch = SEG_EPOCH(w);
+	atomic_store_explicit(&sh->part[index].arrived, SEG_EPOCH(w), memory_order_relaxed);
+	*out = s;
+	return 0;
+fail:
+	shmring_region_close(r);
+	return ret;
+}
+
+int shmring_seg_create(const char *name, uint32_t nparts, uint64_t seg_bytes,
+		       uint32_t index, const struct shmring_seg_opts *opts,
+		       struct shmring_seg **out)
+{
+	return seg_open(name, nparts, seg_bytes, index, opts, true, out);
+}
+
+int shmring_seg_join(const char *name, uint32_t index, const struct shmring_seg_opts *opts,
+		     struct shmring_seg **out)
+{
+	return seg_open(name, 0, 0, index, opts, false, out);
+}
+
+void shmring_seg_leave(struct shmring_seg *s)
+{
+	uint64_t me;
+
+	if (!s)
+		return;
+	me = s->owner;
+	atomic_compare_exchange_strong_explicit(&s->sh->part[s->index].owner, &me, 0,
+						memory_order_release, memory_order_relaxed);
+	shmring_region_close(s->region);
+	free(s);
+}
+
+int shmring_seg_unlink(const char *name, uint32_t backend)
+{
+	return shmring_region_unlink(name, backend);
+}
+
+void *shmring_seg_mine(struct shmring_seg *s)
+{
+	if (!s)
+		return NULL;
+	return s->data + (s->epoch & 1) * s->bank_bytes + (uint64_t)s->index * s->stride;
+}
+
+const void *shmring_seg_peer(const struct shmring_seg *s, uint32_t index)
+{
+	if (!s || index >= s->nparts)
+		return NULL;
+	return s->data + ((s->epoch - 1) & 1) * s->bank_bytes + (uint64_t)index * s->stride;
+}
+
+static int broken(struct shmring_seg *s)
+{
+	s->broken = 1;
+	atomic_store_explicit(&s->sh->part[s->index].arrived, (uint32_t)s->epoch,
+			      memory_order_relaxed);
+	return -EPROTO;
+}
+
+/* The barrier of our epoch completed: everything written before it is ours. */
+static int passed(struct shmring_seg *s)
+{
+	s->epoch++;
+	return 0;
+}
+
+int shmring_seg_barrier(struct shmring_seg *s, uint64_t timeout_ns)
+{
+	struct shmring_seg_shared *sh;
+	struct seg_wait wt;
+	uint64_t w, nw;
+	uint32_t e, n, c;
+
+	if (!s)
+		return -EINVAL;
+	if (s->broken)
+		return -EPROTO;
+	sh = s->sh;
+	n = s->nparts;
+	e = (uint32_t)s->epoch;
+	seg_wait_init(&wt, s->spin, timeout_ns);
+	atomic_store_explicit(&sh->part[s->index].arrived, (uint32_t)(e + 1),
+			      memory_order_relaxed);
+
+	/*
+	 * Arrive. Release: our segment writes are visible to whoever acquires
+	 * a later value of the word (RMWs extend the release sequence, so the
+	 * last arrival's CAS carries every arrival's writes). Acquire: if we
+	 * complete the barrier we see everybody's writes.
+	 */
+	w = atomic_load_explicit(&sh->barrier, memory_order_relaxed);
+	for (;;) {
+		if (SEG_EPOCH(w) != e || SEG_COUNT(w) >= n)
+			return broken(s);
+		c = SEG_COUNT(w) + 1;
+		nw = c == n ? SEG_W(e + 1, 0) : SEG_W(e, c);
+		if (atomic_compare_exchange_weak_explicit(&sh->barrier, &w, nw,
+							  memory_order_acq_rel,
+							  memory_order_relaxed))
+			break;
+		/* only a hostile writer can make this fail for ever */
+		if (seg_wait(&wt)) {
+			atomic_store_explicit(&sh->part[s->index].arrived, e,
+					      memory_order_relaxed);
+			return -ETIMEDOUT;
+		}
+	}
+	if (c == n)
+		return passed(s);
+
+	for (;;) {
+		w = atomic_load_explicit(&sh->barrier, memory_order_acquire);
+		if (SEG_EPOCH(w) != e)
+			return SEG_EPOCH(w) == (uint32_t)(e + 1) ? passed(s) : broken(s);
+		if (!SEG_COUNT(w) || SEG_COUNT(w) >= n)
+			return broken(s);	/* we are counted: never 0 */
+		if (seg_wait(&wt))
+			break;
+	}
+
+	/* Timed out: withdraw, unless the barrier completes first. */
+	for (;;) {
+		if (SEG_EPOCH(w) != e)
+			return SEG_EPOCH(w) == (uint32_t)(e + 1) ? passed(s) : broken(s);
+		if (!SEG_COUNT(w) || SEG_COUNT(w) >= n)
+			return broken(s);
+		if (atomic_compare_exchange_weak_explicit(&sh->barrier, &w,
+							  SEG_W(e, SEG_COUNT(w) - 1),
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			break;
+	}
+	atomic_store_explicit(&sh->part[s->index].arrived, e, memory_order_relaxed);
+	atomic_fetch_add_explicit(&sh->timeouts, 1, memory_order_relaxed);
+	return -ETIMEDOUT;
+}
+
+int shmring_seg_missing(const struct shmring_seg *s, uint32_t *idx, uint32_t max)
+{
+	uint32_t i, k = 0, want;
+
+	if (!s || (max && !idx))
+		return -EINVAL;
+	want = (uint32_t)(s->epoch + 1);
+	for (i = 0; i < s->nparts; i++) {
+		const struct shmring_seg_part *p = &s->sh->part[i];
+
+		if (atomic_load_explicit(&p->owner, memory_order_relaxed) &&
+		    (uint32_t)atomic_load_explicit(&p->arrived, memory_order_relaxed) == want)
+			continue;
+		if (k < max)
+			idx[k] = i;
+		k++;
+	}
+	return (int)k;
+}
+
+uint64_t shmring_seg_epoch(const struct shmring_seg *s)
+{
+	return s ? s->epoch : 0;
+}
+
+uint32_t shmring_seg_nparts(const struct shmring_seg *s)
+{
+	return s ? s->nparts : 0;
+}
+
+uint32_t shmring_seg_index(const struct shmring_seg *s)
+{
+	return s ? s->index : 0;
+}
+
+uint64_t shmring_seg_bytes(const struct shmring_seg *s)
+{
+	return s ? s->seg_bytes : 0;
+}
+
+uint64_t shmring_seg_timeouts(const struct shmring_seg *s)
+{
+	return s ? atomic_load_explicit(&s->sh->timeouts, memory_order_relaxed) : 0;
+}
