@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libshmring synchronised-segment tests: N = 2..4 threads and processes
+ * over many epochs, each checking every segment after every barrier; a
+ * missing participant gives -ETIMEDOUT and the barrier stays usable; short
+ * timeouts racing with completion never lose or double-count an arrival;
+ * bad indexes, double joins, hostile barrier words and headers.
+ *
+ * Backend-agnostic (SHMRING_BACKEND=shm|device). Every barrier call has a
+ * timeout, the harness alarm is the watchdog, children die with the test.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmring/seg.h>
+#include <shmring/mpsc.h>
+
+#include "kselftest_harness.h"
+
+#define MS	1000000ULL
+#define SEC	1000000000ULL
+/* The barrier word: (epoch << 32) | arrivals (docs/seg.md). */
+#define SEG_TEST_W(e, c)	(((uint64_t)(uint32_t)(e) << 32) | (uint32_t)(c))
+
+static void uname_(char *name, const char *tag)
+{
+	static int n;
+
+	snprintf(name, SHMRING_NAME_MAX, "t-seg-%d-%s-%d", (int)getpid(), tag, n++);
+}
+
+static uint32_t scaled(uint32_t n)
+{
+	const char *e = getenv("SHMRING_TEST_QUICK");
+
+	return e && *e && *e != '0' ? n / 10 + 1 : n;
+}
+
+static void child_guard(unsigned int secs)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(secs);
+}
+
+static int wait_child(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static void fill(unsigned char *p, uint64_t len, uint64_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (unsigned char)(seed * 29 + i * 13 + (i >> 9));
+}
+
+static int check(const unsigned char *p, uint64_t len, uint64_t seed)
+{
+	uint64_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != (unsigned char)(seed * 29 + i * 13 + (i >> 9)))
+			return -1;
+	return 0;
+}
+
+/*
+ * One participant for `epochs` cycles: write its segment, barrier, check
+ * every segment. With retry, each barrier uses a 1 ms timeout and is
+ * retried until it passes (racing withdrawals against completion).
+ * Returns 0 or a small error code.
+ */
+static int participate(const char *name, uint32_t index, uint32_t epochs, int retry)
+{
+	struct shmring_seg *s;
+	uint32_t e, j, n;
+	uint64_t len, base;
+	int ret;
+
+	ret = shmring_seg_join(name, index, NULL, &s);
+	if (ret)
+		return 10;
+	n = shmring_seg_nparts(s);
+	len = shmring_seg_bytes(s);
+	base = shmring_seg_epoch(s);
+	for (e = 0; e < epochs; e++) {
+		unsigned char *mine = shmring_seg_mine(s);
+
+		fill(mine, len, (base + e) * 64 + index);
+		if (retry) {
+			int tries = 0;
+
+			do {
+				ret = shmring_seg_barrier(s, 1 * MS);
+			} while (ret == -ETIMEDOUT && ++tries < 20000);
+		} else {
+			ret = shmring_seg_barrier(s, 10 * SEC);
+		}
+		if (ret) {
+			shmring_seg_leave(s);
+			return 11;
+		}
+		if (shmring_seg_epoch(s) != base + e + 1) {
+			shmring_seg_leave(s);
+			return 12;
+		}
+		for (j = 0; j < n; j++) {
+			if (check(shmring_seg_peer(s, j), len, (base + e) * 64 + j)) {
+				shmring_seg_leave(s);
+				return 13;
+			}
+		}
+	}
+	shmring_seg_leave(s);
+	return 0;
+}
+
+struct thr_arg {
+	const char *name;
+	uint32_t index, epochs;
+	int retry, ret;
+};
+
+static void *thr_main(void *p)
+{
+	struct thr_arg *a = p;
+
+	a->ret = participate(a->name, a->index, a->epochs, a->retry);
+	return NULL;
+}
+
+static int run_threads(const char *name, uint32_t n, uint32_t epochs, int retry)
+{
+	struct thr_arg a[4];
+	pthread_t th[4];
+	uint32_t i;
+	int bad = 0;
+
+	for (i = 0; i < n; i++) {
+		a[i] = (struct thr_arg){ name, i, epochs, retry, -1 };
+		if (pthread_create(&th[i], NULL, thr_main, &a[i]))
+			return 20;
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i], NULL);
+		if (a[i].ret)
+			bad = a[i].ret;
+	}
+	return bad;
+}
+
+static int run_procs(const char *name, uint32_t n, uint32_t epochs)
+{
+	pid_t kid[4];
+	uint32_t i;
+	int bad = 0, r;
+
+	for (i = 0; i < n; i++) {
+		kid[i] = fork();
+		if (kid[i] < 0)
+			return 21;
+		if (!kid[i]) {
+			child_guard(25);
+			_exit(participate(name, i, epochs, 0));
+		}
+	}
+	for (i = 0; i < n; i++) {
+		r = wait_child(kid[i]);
+		if (r)
+			bad = r;
+	}
+	return bad;
+}
+
+/* Create the region without joining (index 0 joins, then leaves). */
+static int make_region(const char *name, uint32_t n, uint64_t bytes)
+{
+	struct shmring_seg *s;
+	int ret = shmring_seg_create(name, n, bytes, 0, NULL, &s);
+
+	if (!ret)
+		shmring_seg_leave(s);
+	return ret;
+}
+
+TEST(threads_2_to_4)
+{
+	char name[SHMRING_NAME_MAX];
+	uint32_t n;
+
+	for (n = 2; n <= 4; n++) {
+		uname_(name, "thr");
+		ASSERT_EQ(0, make_region(name, n, 200 + n));
+		EXPECT_EQ(0, run_threads(name, n, scaled(300), 0));
+		EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+	}
+}
+
+TEST(processes_2_to_4)
+{
+	char name[SHMRING_NAME_MAX];
+	uint32_t n;
+
+	for (n = 2; n <= 4; n++) {
+		uname_(name, "proc");
+		/* page-sized segments for one of the runs */
+		ASSERT_EQ(0, make_region(name, n, n == 3 ? 5000 : 64));
+		EXPECT_EQ(0, run_procs(name, n, scaled(300)));
+		EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+	}
+}
+
+/* 1 ms timeouts retried: withdrawals race with completions. */
+TEST(timeouts_race_completion)
+{
+	char name[SHMRING_NAME_MAX];
+
+	uname_(name, "race");
+	ASSERT_EQ(0, make_region(name, 3, 100));
+	EXPECT_EQ(0, run_threads(name, 3, scaled(200), 1));
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST(missing_participant_times_out)
+{
+	struct shmring_seg *a, *b;
+	char name[SHMRING_NAME_MAX];
+	uint32_t miss[4];
+	pid_t kid, kid_a;
+	int i;
+
+	uname_(name, "miss");
+	ASSERT_EQ(0, shmring_seg_create(name, 3, 100, 0, NULL, &a));
+	ASSERT_EQ(0, shmring_seg_join(name, 1, NULL, &b));
+	EXPECT_EQ(3, shmring_seg_missing(a, miss, 4));
+	/* participant 2 never comes: both others time out, one at a time */
+	memset(shmring_seg_mine(a), 0xaa, 100);
+	EXPECT_EQ(-ETIMEDOUT, shmring_seg_barrier(a, 30 * MS));
+	EXPECT_EQ(0U, shmring_seg_epoch(a));
+	EXPECT_EQ(1U, shmring_seg_timeouts(a));
+	/* withdrawn: the word is back to (epoch 0, nobody) */
+	EXPECT_EQ(0U, atomic_load(&a->sh->barrier));
+	EXPECT_EQ(3, shmring_seg_missing(a, miss, 4));
+
+	/* two time out concurrently (b in a child), state stays consistent */
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (!kid) {
+		child_guard(20);
+		_exit(shmring_seg_barrier(b, 100 * MS) == -ETIMEDOUT ? 0 : 1);
+	}
+	EXPECT_EQ(-ETIMEDOUT, shmring_seg_barrier(a, 100 * MS));
+	EXPECT_EQ(0, wait_child(kid));
+	EXPECT_EQ(0U, atomic_load(&a->sh->barrier));
+	EXPECT_EQ(3U, shmring_seg_timeouts(a));
+	/* a waits; the missing index is reported */
+	kid_a = fork();
+	ASSERT_GE(kid_a, 0);
+	if (!kid_a) {
+		/* from here on only this process uses handle a */
+		child_guard(20);
+		_exit(shmring_seg_barrier(a, 10 * SEC) == 0 ? 0 : 1);
+	}
+	for (i = 0; i < 2000; i++) {
+		if (shmring_seg_missing(b, miss, 4) == 2)
+			break;
+		usleep(1000);
+	}
+	ASSERT_EQ(2, shmring_seg_missing(b, miss, 4));
+	EXPECT_EQ(1U, miss[0]);
+	EXPECT_EQ(2U, miss[1]);
+	/* now participant 2 arrives: everyone passes */
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (kid == 0) {
+		struct shmring_seg *c;
+
+		child_guard(20);
+		if (shmring_seg_join(name, 2, NULL, &c))
+			_exit(2);
+		_exit(shmring_seg_barrier(c, 10 * SEC) == 0 ? 0 : 1);
+	}
+	EXPECT_EQ(0, shmring_seg_barrier(b, 10 * SEC));
+	EXPECT_EQ(1U, shmring_seg_epoch(b));
+	EXPECT_EQ(0, wait_child(kid));
+	EXPECT_EQ(0, wait_child(kid_a));
+	EXPECT_EQ(SEG_TEST_W(1, 0), atomic_load(&b->sh->barrier));
+	shmring_seg_leave(a);
+	shmring_seg_leave(b);
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST(bad_index_and_double_join)
+{
+	struct shmring_seg_opts o = { .size = sizeof(o) };
+	struct shmring_seg *a, *x = NULL;
+	struct shmring_mpsc *m;
+	char name[SHMRING_NAME_MAX], other[SHMRING_NAME_MAX];
+	pid_t kid;
+
+	uname_(name, "idx");
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 2, 64, 2, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 0, 64, 0, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 1025, 64, 0, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 2, 0, 0, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 2, (1ULL << 30) + 1, 0, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 2, 64, 0, NULL, NULL));
+	o.reserved0 = 7;
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 2, 64, 0, &o, &x));
+	EXPECT_EQ(NULL, x);
+	EXPECT_EQ(-ENOENT, shmring_seg_join(name, 0, NULL, &x));
+
+	ASSERT_EQ(0, shmring_seg_create(name, 2, 64, 0, NULL, &a));
+	EXPECT_EQ(-EINVAL, shmring_seg_join(name, 2, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_join(name, 5000, NULL, &x));
+	EXPECT_EQ(-EBUSY, shmring_seg_join(name, 0, NULL, &x));
+	EXPECT_EQ(-EBUSY, shmring_seg_create(name, 2, 64, 0, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 3, 64, 1, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_create(name, 2, 65, 1, NULL, &x));
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (!kid) {
+		child_guard(20);
+		_exit(shmring_seg_join(name, 0, NULL, &x) == -EBUSY ? 0 : 1);
+	}
+	EXPECT_EQ(0, wait_child(kid));
+	EXPECT_EQ(NULL, shmring_seg_peer(a, 2));
+	EXPECT_EQ(-EINVAL, shmring_seg_missing(a, NULL, 1));
+	EXPECT_EQ(-EINVAL, shmring_seg_barrier(NULL, 0));
+	shmring_seg_leave(a);
+	/* the index is free again */
+	ASSERT_EQ(0, shmring_seg_join(name, 0, NULL, &a));
+	shmring_seg_leave(a);
+	shmring_seg_leave(NULL);
+
+	uname_(other, "mpsc");
+	ASSERT_EQ(0, shmring_mpsc_create(other, 4, 8, SHMRING_MPSC_PRODUCER, NULL, &m));
+	EXPECT_EQ(-EMEDIUMTYPE, shmring_seg_join(other, 0, NULL, &x));
+	shmring_mpsc_close(m);
+	EXPECT_EQ(0, shmring_mpsc_unlink(other, SHMRING_BACKEND_AUTO));
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST(layout_alignment)
+{
+	static const uint64_t sizes[] = { 1, 64, 65, 4095, 4096, 4097, 10000 };
+	struct shmring_seg *s[3];
+	char name[SHMRING_NAME_MAX];
+	unsigned int k, i;
+
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		uint64_t a = sizes[k] >= 4096 ? 4096 : 64;
+
+		uname_(name, "align");
+		ASSERT_EQ(0, shmring_seg_create(name, 3, sizes[k], 0, NULL, &s[0]));
+		for (i = 1; i < 3; i++)
+			ASSERT_EQ(0, shmring_seg_join(name, i, NULL, &s[i]));
+		for (i = 0; i < 3; i++) {
+			uintptr_t m = (uintptr_t)shmring_seg_mine(s[i]);
+			uintptr_t p = (uintptr_t)shmring_seg_peer(s[0], i);
+
+			EXPECT_EQ(0U, m % a);
+			EXPECT_EQ(0U, p % a);
+			/* write bank and read bank differ */
+			EXPECT_NE(m, (uintptr_t)shmring_seg_peer(s[i], i));
+			if (i)
+				EXPECT_GE(m - (uintptr_t)shmring_seg_mine(s[i - 1]), sizes[k]);
+			/* the whole segment is writable */
+			memset((void *)m, 0x5a, sizes[k]);
+		}
+		for (i = 0; i < 3; i++)
+			shmring_seg_leave(s[i]);
+		EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+	}
+}
+
+TEST(hostile_barrier_and_header)
+{
+	struct shmring_region_opts ro = { .size = sizeof(ro) };
+	struct shmring_region *r;
+	struct shmring_seg *a, *x;
+	struct shmring_hdr *h;
+	char name[SHMRING_NAME_MAX];
+	uint64_t save;
+	unsigned int i;
+	static const uint64_t words[] = {
+		SEG_TEST_W(0, 2),	/* count == N */
+		SEG_TEST_W(0, 0xffffffffU),
+		SEG_TEST_W(7, 0),	/* another epoch */
+		UINT64_MAX,
+	};
+	static const uint64_t bad[][2] = {
+		{ 0, 0 }, { 0, 1025 }, { 1, 0 }, { 1, 1ULL << 31 }, { 2, 63 }, { 3, 9 },
+	};
+
+	uname_(name, "hostile");
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		ASSERT_EQ(0, shmring_seg_create(name, 2, 64, 0, NULL, &a));
+		atomic_store(&a->sh->barrier, words[i]);
+		/* reported at once, not after the timeout */
+		EXPECT_EQ(-EPROTO, shmring_seg_barrier(a, SHMRING_SEG_FOREVER));
+		EXPECT_EQ(-EPROTO, shmring_seg_barrier(a, 0));	/* sticky */
+		EXPECT_EQ(0U, shmring_seg_epoch(a));
+		shmring_seg_leave(a);
+		if (words[i] == SEG_TEST_W(0, 2) || words[i] == UINT64_MAX)
+			EXPECT_EQ(-EPROTO, shmring_seg_join(name, 1, NULL, &x));
+		EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+	}
+
+	ASSERT_EQ(0, make_region(name, 2, 64));
+	ASSERT_EQ(0, shmring_region_open(name, &ro, &r));
+	h = r->meta;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		save = h->param[bad[i][0]];
+		h->param[bad[i][0]] = bad[i][1];
+		EXPECT_EQ(-EPROTO, shmring_seg_join(name, 0, NULL, &x));
+		h->param[bad[i][0]] = save;
+	}
+	ASSERT_EQ(0, shmring_seg_join(name, 0, NULL, &x));
+	shmring_seg_leave(x);
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+TEST_HARNESS_MAIN
