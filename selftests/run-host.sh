@@ -75,7 +75,9 @@ for v in $variants; do
 	outdir=build/out/selftests/lib/$v
 	echo "# === variant $v"
 	# -k: one broken test must not keep the others from building.
+	built=1
 	if ! make -k -s -C selftests/lib "$v" >"$logdir/build-$v.log" 2>&1; then
+		built=0
 		echo "# build of variant $v had errors (build/logs/host/build-$v.log):"
 		tail -n 30 "$logdir/build-$v.log" | comment
 	fi
@@ -97,8 +99,10 @@ for v in $variants; do
 		# shellcheck disable=SC2053
 		[[ $name == $only ]] || continue
 		bin=$outdir/$name
-		# A binary left over from an earlier build is not this source.
-		if [ ! -x "$bin" ] || ! make -s -q -C selftests/lib "$top/$bin" >/dev/null 2>&1; then
+		# After a failed build, a binary left over from an earlier build
+		# is not this source: it must be up to date to run.
+		if [ ! -x "$bin" ] || { [ $built = 0 ] &&
+			! make -s -q -C selftests/lib "$top/$bin" >/dev/null 2>&1; }; then
 			notok "$v/$name build failed"
 			continue
 		fi
