@@ -590,10 +590,14 @@ static void *thr_produce(void *a)
 	return NULL;
 }
 
-/* Threads (TSan sees every access): two share a handle, one has its own. */
+/*
+ * Threads on one mapping (shmring_mpsc_dup), so TSan sees producers and
+ * the consumer at the same addresses: two threads share a producer
+ * handle, one has its own.
+ */
 TEST(stress_threads)
 {
-	struct shmring_mpsc *c, *p, *p2;
+	struct shmring_mpsc *c, *p, *p2, *x = NULL;
 	char name[SHMRING_NAME_MAX];
 	const uint32_t count = scaled(20000);
 	struct thr_arg a[3];
@@ -602,8 +606,11 @@ TEST(stress_threads)
 
 	uname_(name, "thr");
 	ASSERT_EQ(0, mk(name, 16, STRESS_SLOT, SHMRING_MPSC_CONSUMER, NULL, &c));
-	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p));
-	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p2));
+	ASSERT_EQ(0, shmring_mpsc_dup(c, SHMRING_MPSC_PRODUCER, &p));
+	ASSERT_EQ(0, shmring_mpsc_dup(p, SHMRING_MPSC_PRODUCER, &p2));
+	EXPECT_EQ(-EBUSY, shmring_mpsc_dup(p, SHMRING_MPSC_CONSUMER, &x));
+	EXPECT_EQ(-EINVAL, shmring_mpsc_dup(p, 0, &x));
+	EXPECT_EQ(NULL, x);
 	for (k = 0; k < 3; k++) {
 		a[k].q = k == 2 ? p2 : p;
 		a[k].id = (uint32_t)k;
@@ -616,9 +623,11 @@ TEST(stress_threads)
 		pthread_join(th[k], NULL);
 		EXPECT_EQ(0, a[k].ret);
 	}
-	shmring_mpsc_close(p);
-	shmring_mpsc_close(p2);
+	/* the mapping lives until its last handle closes */
 	shmring_mpsc_close(c);
+	shmring_mpsc_close(p);
+	EXPECT_EQ(0, shmring_mpsc_try_push(p2, "x", 1));
+	shmring_mpsc_close(p2);
 	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
 }
 

@@ -85,16 +85,12 @@ static int check(const unsigned char *p, uint64_t len, uint64_t seed)
  * retried until it passes (racing withdrawals against completion).
  * Returns 0 or a small error code.
  */
-static int participate(const char *name, uint32_t index, uint32_t epochs, int retry)
+static int participate_h(struct shmring_seg *s, uint32_t epochs, int retry)
 {
-	struct shmring_seg *s;
-	uint32_t e, j, n;
+	uint32_t e, j, n, index = shmring_seg_index(s);
 	uint64_t len, base;
 	int ret;
 
-	ret = shmring_seg_join(name, index, NULL, &s);
-	if (ret)
-		return 10;
 	n = shmring_seg_nparts(s);
 	len = shmring_seg_bytes(s);
 	base = shmring_seg_epoch(s);
@@ -130,9 +126,18 @@ static int participate(const char *name, uint32_t index, uint32_t epochs, int re
 	return 0;
 }
 
+static int participate(const char *name, uint32_t index, uint32_t epochs, int retry)
+{
+	struct shmring_seg *s;
+
+	if (shmring_seg_join(name, index, NULL, &s))
+		return 10;
+	return participate_h(s, epochs, retry);
+}
+
 struct thr_arg {
-	const char *name;
-	uint32_t index, epochs;
+	struct shmring_seg *s;
+	uint32_t epochs;
 	int retry, ret;
 };
 
@@ -140,19 +145,26 @@ static void *thr_main(void *p)
 {
 	struct thr_arg *a = p;
 
-	a->ret = participate(a->name, a->index, a->epochs, a->retry);
+	a->ret = participate_h(a->s, a->epochs, a->retry);
 	return NULL;
 }
 
+/* Threads share one mapping (join_shared), so TSan sees every access. */
 static int run_threads(const char *name, uint32_t n, uint32_t epochs, int retry)
 {
+	struct shmring_seg *h[4];
 	struct thr_arg a[4];
 	pthread_t th[4];
 	uint32_t i;
 	int bad = 0;
 
+	if (shmring_seg_join(name, 0, NULL, &h[0]))
+		return 22;
+	for (i = 1; i < n; i++)
+		if (shmring_seg_join_shared(h[0], i, &h[i]))
+			return 23;
 	for (i = 0; i < n; i++) {
-		a[i] = (struct thr_arg){ name, i, epochs, retry, -1 };
+		a[i] = (struct thr_arg){ h[i], epochs, retry, -1 };
 		if (pthread_create(&th[i], NULL, thr_main, &a[i]))
 			return 20;
 	}
@@ -339,6 +351,9 @@ TEST(bad_index_and_double_join)
 		_exit(shmring_seg_join(name, 0, NULL, &x) == -EBUSY ? 0 : 1);
 	}
 	EXPECT_EQ(0, wait_child(kid));
+	EXPECT_EQ(-EBUSY, shmring_seg_join_shared(a, 0, &x));
+	EXPECT_EQ(-EINVAL, shmring_seg_join_shared(a, 2, &x));
+	EXPECT_EQ(NULL, x);
 	EXPECT_EQ(NULL, shmring_seg_peer(a, 2));
 	EXPECT_EQ(-EINVAL, shmring_seg_missing(a, NULL, 1));
 	EXPECT_EQ(-EINVAL, shmring_seg_barrier(NULL, 0));

@@ -172,6 +172,21 @@ static int consumer_start(struct shmring_mpsc *q)
 	return 0;
 }
 
+static int start_role(struct shmring_mpsc *q)
+{
+	int ret;
+
+	if (q->role != SHMRING_MPSC_CONSUMER)
+		return 0;
+	ret = claim_consumer(q);
+	if (ret)
+		return ret;
+	ret = consumer_start(q);
+	if (ret)
+		atomic_store_explicit(&q->sh->consumer, 0, memory_order_release);
+	return ret;
+}
+
 static int mpsc_open(const char *name, uint32_t nslots, uint32_t slot_bytes, int role,
 		     const struct shmring_mpsc_opts *uopts, bool create,
 		     struct shmring_mpsc **out)
@@ -279,23 +294,59 @@ static int mpsc_open(const char *name, uint32_t nslots, uint32_t slot_bytes, int
 	q->role = (uint32_t)role;
 	q->spin = o.spin;
 	q->stuck_ns = o.stuck_ns;
-	if (role == SHMRING_MPSC_CONSUMER) {
-		ret = claim_consumer(q);
-		if (!ret) {
-			ret = consumer_start(q);
-			if (ret)
-				atomic_store_explicit(&q->sh->consumer, 0, memory_order_release);
-		}
-		if (ret) {
-			free(q);
-			goto fail;
-		}
+	q->map_refs = malloc(sizeof(*q->map_refs));
+	if (!q->map_refs) {
+		free(q);
+		ret = -ENOMEM;
+		goto fail;
+	}
+	atomic_init(q->map_refs, 1);
+	ret = start_role(q);
+	if (ret) {
+		free(q->map_refs);
+		free(q);
+		goto fail;
 	}
 	*out = q;
 	return 0;
 fail:
 	shmring_region_close(r);
 	return ret;
+}
+
+int shmring_mpsc_dup(struct shmring_mpsc *q, int role, struct shmring_mpsc **out)
+{
+	struct shmring_mpsc *d;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!q || (role != SHMRING_MPSC_PRODUCER && role != SHMRING_MPSC_CONSUMER))
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->region = q->region;
+	d->slots = q->slots;
+	d->sh = q->sh;
+	d->nslots = q->nslots;
+	d->mask = q->mask;
+	d->max_len = q->max_len;
+	d->stride = q->stride;
+	d->pid = (uint32_t)getpid();
+	d->role = (uint32_t)role;
+	d->spin = q->spin;
+	d->stuck_ns = q->stuck_ns;
+	d->map_refs = q->map_refs;
+	ret = start_role(d);
+	if (ret) {
+		free(d);
+		return ret;
+	}
+	atomic_fetch_add_explicit(d->map_refs, 1, memory_order_relaxed);
+	*out = d;
+	return 0;
 }
 
 int shmring_mpsc_create(const char *name, uint32_t nslots, uint32_t slot_bytes,
@@ -322,7 +373,10 @@ void shmring_mpsc_close(struct shmring_mpsc *q)
 							memory_order_release,
 							memory_order_relaxed);
 	}
-	shmring_region_close(q->region);
+	if (atomic_fetch_sub_explicit(q->map_refs, 1, memory_order_acq_rel) == 1) {
+		shmring_region_close(q->region);
+		free(q->map_refs);
+	}
 	free(q);
 }
 

@@ -120,6 +120,28 @@ static struct shmring_seg_shared *shared_of(const struct shmring_region *r)
 						     SHMRING_HDR_KIND_OFFSET);
 }
 
+/* Take part[index] (-EBUSY if someone holds it) and start at the epoch. */
+static int claim_index(struct shmring_seg *s)
+{
+	struct shmring_seg_part *p = &s->sh->part[s->index];
+	uint64_t cur = 0, w;
+
+	s->owner = ((uint64_t)(uint32_t)getpid() << 32) |
+		   (atomic_fetch_add_explicit(&join_ids, 1, memory_order_relaxed) + 1U);
+	if (!atomic_compare_exchange_strong_explicit(&p->owner, &cur, s->owner,
+						     memory_order_acq_rel,
+						     memory_order_relaxed))
+		return -EBUSY;
+	w = atomic_load_explicit(&s->sh->barrier, memory_order_acquire);
+	if (SEG_COUNT(w) >= s->nparts) {
+		atomic_store_explicit(&p->owner, 0, memory_order_release);
+		return -EPROTO;
+	}
+	s->epoch = SEG_EPOCH(w);
+	atomic_store_explicit(&p->arrived, SEG_EPOCH(w), memory_order_relaxed);
+	return 0;
+}
+
 static int seg_open(const char *name, uint32_t nparts, uint64_t seg_bytes, uint32_t index,
 		    const struct shmring_seg_opts *uopts, bool create,
 		    struct shmring_seg **out)
@@ -130,7 +152,7 @@ static int seg_open(const char *name, uint32_t nparts, uint64_t seg_bytes, uint3
 	struct shmring_seg_shared *sh;
 	struct shmring_seg *s;
 	struct shmring_hdr *h;
-	uint64_t param[4], stride = 0, w, cur;
+	uint64_t param[4], stride = 0;
 	int ret;
 
 	if (!out)
@@ -213,26 +235,19 @@ static int seg_open(const char *name, uint32_t nparts, uint64_t seg_bytes, uint3
 	s->bank_bytes = param[0] * param[2];
 	s->index = index;
 	s->spin = o.spin;
-	s->owner = ((uint64_t)(uint32_t)getpid() << 32) |
-		   (atomic_fetch_add_explicit(&join_ids, 1, memory_order_relaxed) + 1U);
-
-	cur = 0;
-	if (!atomic_compare_exchange_strong_explicit(&sh->part[index].owner, &cur, s->owner,
-						     memory_order_acq_rel,
-						     memory_order_relaxed)) {
+	s->map_refs = malloc(sizeof(*s->map_refs));
+	if (!s->map_refs) {
 		free(s);
-		ret = -EBUSY;
+		ret = -ENOMEM;
 		goto fail;
 	}
-	w = atomic_load_explicit(&sh->barrier, memory_order_acquire);
-	if (SEG_COUNT(w) >= s->nparts) {
-		atomic_store_explicit(&sh->part[index].owner, 0, memory_order_release);
+	atomic_init(s->map_refs, 1);
+	ret = claim_index(s);
+	if (ret) {
+		free(s->map_refs);
 		free(s);
-		ret = -EPROTO;
 		goto fail;
 	}
-	s->epoch = SEG_EPOCH(w);
-	atomic_store_explicit(&sh->part[index].arrived, SEG_EPOCH(w), memory_order_relaxed);
 	*out = s;
 	return 0;
 fail:
@@ -253,6 +268,32 @@ int shmring_seg_join(const char *name, uint32_t index, const struct shmring_seg_
 	return seg_open(name, 0, 0, index, opts, false, out);
 }
 
+int shmring_seg_join_shared(struct shmring_seg *s, uint32_t index, struct shmring_seg **out)
+{
+	struct shmring_seg *d;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!s || index >= s->nparts)
+		return -EINVAL;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	*d = *s;
+	d->index = index;
+	d->broken = 0;
+	ret = claim_index(d);
+	if (ret) {
+		free(d);
+		return ret;
+	}
+	atomic_fetch_add_explicit(d->map_refs, 1, memory_order_relaxed);
+	*out = d;
+	return 0;
+}
+
 void shmring_seg_leave(struct shmring_seg *s)
 {
 	uint64_t me;
@@ -262,7 +303,10 @@ void shmring_seg_leave(struct shmring_seg *s)
 	me = s->owner;
 	atomic_compare_exchange_strong_explicit(&s->sh->part[s->index].owner, &me, 0,
 						memory_order_release, memory_order_relaxed);
-	shmring_region_close(s->region);
+	if (atomic_fetch_sub_explicit(s->map_refs, 1, memory_order_acq_rel) == 1) {
+		shmring_region_close(s->region);
+		free(s->map_refs);
+	}
 	free(s);
 }
 

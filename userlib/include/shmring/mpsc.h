@@ -167,6 +167,7 @@ struct shmring_mpsc {
 	uint32_t spin;
 	uint64_t stuck_ns;
 	struct shmring_region *region;
+	_Atomic uint32_t *map_refs;	/* handles sharing this mapping */
 };
 
 /* A record handed out by shmring_mpsc_try_peek(). */
@@ -217,6 +218,14 @@ int shmring_mpsc_create(const char *name, uint32_t nslots, uint32_t slot_bytes,
 int shmring_mpsc_attach(const char *name, int role,
 			const struct shmring_mpsc_opts *opts,
 			struct shmring_mpsc **out);
+
+/*
+ * Open another handle, as role, on the same mapping as q (threads of one
+ * process need one mapping only; TSan also needs it to see the accesses
+ * of all sides at the same addresses). Claims as attach does. Returns 0,
+ * -EINVAL, -ENOMEM, -EBUSY (a second consumer).
+ */
+int shmring_mpsc_dup(struct shmring_mpsc *q, int role, struct shmring_mpsc **out);
 
 /* Close the handle (a consumer gives up its claim). NULL is a no-op. */
 void shmring_mpsc_close(struct shmring_mpsc *q);

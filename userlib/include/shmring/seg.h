@@ -95,6 +95,7 @@ struct shmring_seg {
 	uint32_t index;
 	uint32_t spin;
 	uint32_t broken;	/* sticky -EPROTO once the word was garbage */
+	_Atomic uint32_t *map_refs;	/* handles sharing this mapping */
 };
 
 /*
@@ -112,6 +113,14 @@ int shmring_seg_create(const char *name, uint32_t nparts, uint64_t seg_bytes,
 /* Join an existing segment region as index. Errors as create, -ENOENT. */
 int shmring_seg_join(const char *name, uint32_t index,
 		     const struct shmring_seg_opts *opts, struct shmring_seg **out);
+
+/*
+ * Join as index through the mapping of s (another thread of the same
+ * process: one mapping for all, which TSan also needs to see every access
+ * at the same address). Errors as join.
+ */
+int shmring_seg_join_shared(struct shmring_seg *s, uint32_t index,
+			    struct shmring_seg **out);
 
 /* Leave: the index becomes free to join again. NULL is a no-op. */
 void shmring_seg_leave(struct shmring_seg *s);
