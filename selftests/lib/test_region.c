@@ -728,6 +728,76 @@ TEST(shm_attach_waits_for_creator)
 	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_SHM));
 }
 
+/* AUTO picks the device when it opens, else the fallback. */
+TEST(auto_backend_choice)
+{
+	struct shmring_region *r;
+	uint32_t want;
+	char n[64];
+	int fd;
+
+	ASSERT_EQ(0, unsetenv("SHMRING_BACKEND"));
+	fd = open(SHMRING_DEV_PATH, O_RDWR | O_CLOEXEC);
+	want = fd >= 0 ? SHMRING_BACKEND_DEVICE : SHMRING_BACKEND_SHM;
+	if (fd >= 0)
+		close(fd);
+	rname(n, sizeof(n), "auto");
+	ASSERT_EQ(0, create_excl(n, 4096, SHMRING_F_NOHUGE, &r));
+	EXPECT_EQ(want, r->backend);
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_region_unlink(n, want));
+}
+
+/* Another user: the ring's mode decides, like a file's. Needs root. */
+TEST(permissions_other_user)
+{
+	struct shmring_region_opts o;
+	struct shmring_region *r0600, *r0644;
+	char n1[64], n2[64];
+	int st;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to switch users");
+	rname(n1, sizeof(n1), "p600");
+	rname(n2, sizeof(n2), "p644");
+	o = mkopts(SHMRING_F_CREATE | SHMRING_F_EXCL | SHMRING_F_NOHUGE, 4096, 0);
+	ASSERT_EQ(0, shmring_region_open(n1, &o, &r0600));	/* mode 0 = 0600 */
+	o.mode = 0644;
+	ASSERT_EQ(0, shmring_region_open(n2, &o, &r0644));
+	r0644->data[0] = 17;
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct shmring_region *x;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(1);
+		if (attach(n1, 0, &x) != -EACCES)
+			_exit(2);
+		if (attach(n1, SHMRING_F_RDONLY, &x) != -EACCES)
+			_exit(3);
+		if (attach(n2, 0, &x) != -EACCES)
+			_exit(4);
+		if (attach(n2, SHMRING_F_RDONLY, &x) != 0)
+			_exit(5);
+		if (x->data[0] != 17)
+			_exit(6);
+		shmring_region_close(x);
+		/* Not the owner: cannot remove the name. */
+		st = shmring_region_unlink(n2, SHMRING_BACKEND_AUTO);
+		if (st != -EACCES && st != -EPERM)
+			_exit(7);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("child status %#x", st);
+	shmring_region_close(r0600);
+	shmring_region_close(r0644);
+	EXPECT_EQ(0, shmring_region_unlink(n1, SHMRING_BACKEND_AUTO));
+	EXPECT_EQ(0, shmring_region_unlink(n2, SHMRING_BACKEND_AUTO));
+}
+
 TEST(close_null_is_noop)
 {
 	shmring_region_close(NULL);

@@ -367,31 +367,29 @@ void shmring__shm_close(struct shmring_region *r)
 int shmring__shm_unlink(const char *name)
 {
 	char path[SHMRING_NAME_MAX + sizeof(SHM_PREFIX)];
+	struct shmring_ctrl *c;
 	struct stat st;
-	int fd;
+	int fd, ret = 0;
 
 	shm_path(path, sizeof(path), name);
-	/* Mark the CTRL page unlinked for those still mapping it. */
+	/* Opened first: once the name is gone the file cannot be found. */
 	fd = shm_open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
-	if (fd >= 0) {
-		if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= CTRL_BYTES) {
-			struct shmring_ctrl *c = mmap(NULL, CTRL_BYTES,
-						      PROT_READ | PROT_WRITE,
-						      MAP_SHARED, fd, 0);
-
-			if (c != MAP_FAILED) {
-				if (atomic_load_explicit(ctrl_u32(&c->magic),
-							 memory_order_acquire) ==
-				    SHMRING_CTRL_MAGIC)
-					atomic_fetch_or_explicit(ctrl_u32(&c->ring_flags),
-								 SHMRING_INFO_UNLINKED,
-								 memory_order_relaxed);
-				munmap(c, CTRL_BYTES);
-			}
-		}
-		close(fd);
-	}
 	if (shm_unlink(path) < 0)
-		return -errno;
-	return 0;
+		ret = -errno;
+	if (fd < 0)
+		return ret;
+	/* Mark the CTRL page unlinked for those still mapping it. */
+	if (!ret && fstat(fd, &st) == 0 && (uint64_t)st.st_size >= CTRL_BYTES) {
+		c = ctrl_map_rw(fd);
+		if (c) {
+			if (atomic_load_explicit(ctrl_u32(&c->magic), memory_order_acquire) ==
+			    SHMRING_CTRL_MAGIC)
+				atomic_fetch_or_explicit(ctrl_u32(&c->ring_flags),
+							 SHMRING_INFO_UNLINKED,
+							 memory_order_relaxed);
+			munmap(c, CTRL_BYTES);
+		}
+	}
+	close(fd);
+	return ret;
 }
