@@ -43,13 +43,15 @@ run_bin() {	# run_bin <label> <binary> [env assignments...]
 	label=$1 bin=$2
 	shift 2
 	echo "# vm-$FLAVOUR: running $label"
+	t0=$(date +%s)
 	env "$@" timeout $bin_timeout "$bin"
 	rc=$?
+	dt=$(( $(date +%s) - t0 ))
 	if [ $rc = 0 ]; then
-		check 0 "$label exited 0"
+		check 0 "$label exited 0 (${dt} s)"
 	else
 		[ $rc = 143 ] && echo "# vm-$FLAVOUR: $label killed by the ${bin_timeout}s watchdog"
-		check 1 "$label exited $rc"
+		check 1 "$label exited $rc (${dt} s)"
 	fi
 }
 

@@ -87,6 +87,7 @@ payload=$out/payload
 rm -rf "$payload"
 mkdir -p "$payload/kmod" "$payload/lib"
 
+lane_start=$(date +%s)
 # 1. The module, from a private copy of the sources.
 mod=$out/mod
 rm -rf "$mod"
@@ -151,14 +152,14 @@ bash scripts/vm/boot.sh --timeout "$timeout_s" --mem "${SHMRING_VM_MEM:-2048}" \
 	     { print "# " $0; fflush() }'
 rc=${PIPESTATUS[0]}
 if [ "$rc" = 0 ]; then
-	check 0 "guest run completed ($(( $(date +%s) - start )) s)"
+	check 0 "guest run completed (VM $(( $(date +%s) - start )) s, lane $(( $(date +%s) - lane_start )) s)"
 else
 	case $rc in
 	124) why="qemu timed out after ${timeout_s}s" ;;
 	125) why="no exit sentinel: kernel panic or crash, see build/logs/vm-$flavour.console.log" ;;
 	*) why="guest reported failures (rc=$rc)" ;;
 	esac
-	check 1 "guest run completed: $why"
+	check 1 "guest run completed: $why (lane $(( $(date +%s) - lane_start )) s)"
 fi
 [ $keep = 1 ] || rm -rf "$payload"
 exit $failed
