@@ -94,6 +94,7 @@ struct opts {
 	bool json;
 	bool compare;
 	bool placement;
+	bool baseline;
 	int verify;		/* enum verify_mode */
 	int rounds;
 	int cpu_a, cpu_b;	/* bench: writer, reader; write/read: -1 */
@@ -197,6 +198,8 @@ static void usage_cmd(FILE *f, enum cmd c)
 "  --compare      also a pipe, a pipe with F_SETPIPE_SZ 1 MiB, an AF_UNIX\n"
 "                 stream socket, and single-core memcpy of 4 MiB and 64 KiB\n"
 "  --memcpy-mib N bytes copied per memcpy sample, in MiB (default 1024)\n"
+"  --baseline     also a minimal SPSC ring built into this tool (no library,\n"
+"                 no checks): what a bare ring reaches in the same run\n"
 "  --verify MODE  first|all|none: run the hashed verification pass in the\n"
 "                 first round of each transport (default), every round, or\n"
 "                 never\n"
@@ -209,7 +212,7 @@ static void usage_cmd(FILE *f, enum cmd c)
 enum {
 	O_MIB = 256, O_SIZE, O_CHUNK, O_RING, O_CREATE, O_BACKEND, O_NOHUGE,
 	O_TIMEOUT, O_JSON, O_WARM, O_NOVERIFY, O_SEED, O_CPU, O_KEEP,
-	O_NOPLACE, O_ROUNDS, O_COMPARE, O_MEMCPY, O_VERIFY, O_CPUS,
+	O_NOPLACE, O_ROUNDS, O_COMPARE, O_MEMCPY, O_VERIFY, O_CPUS, O_BASELINE,
 };
 
 #define W (1U << CMD_WRITE)
@@ -225,7 +228,7 @@ static const struct {
 	{ O_NOHUGE, W | R | B }, { O_TIMEOUT, W | R | B }, { O_JSON, W | R | B },
 	{ O_WARM, W }, { O_NOVERIFY, W }, { O_SEED, W | B }, { O_CPU, W | R },
 	{ O_KEEP, R }, { O_NOPLACE, R }, { O_ROUNDS, B }, { O_COMPARE, B },
-	{ O_MEMCPY, B }, { O_VERIFY, B }, { O_CPUS, B },
+	{ O_MEMCPY, B }, { O_VERIFY, B }, { O_CPUS, B }, { O_BASELINE, B },
 };
 
 static const struct option long_opts[] = {
@@ -249,6 +252,7 @@ static const struct option long_opts[] = {
 	{ "memcpy-mib", required_argument, NULL, O_MEMCPY },
 	{ "verify", required_argument, NULL, O_VERIFY },
 	{ "cpus", required_argument, NULL, O_CPUS },
+	{ "baseline", no_argument, NULL, O_BASELINE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -387,6 +391,9 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			break;
 		case O_COMPARE:
 			o->compare = true;
+			break;
+		case O_BASELINE:
+			o->baseline = true;
 			break;
 		case O_MEMCPY:
 			if (!tool_parse_u64(optarg, 1, 1 << 20, &v))
@@ -1619,6 +1626,20 @@ static int cmd_bench(const struct opts *o)
 				backend_name(b.ring.backend),
 				tool_fmt_size(b.ring.page_bytes, pg, sizeof(pg)),
 				tool_fmt_size(b.ring.data_bytes, sz, sizeof(sz)));
+		if (o->baseline) {
+			int err = xport_mini_init(&x, o->ring,
+						  (uint64_t)o->timeout_s * 1000000000ULL);
+
+			if (err) {
+				tool_errno(-err, "bench: baseline ring");
+				b.failed = true;
+			} else if (!bench_sample(&b, &x, r, verify, sh)) {
+				xport_parent_close(&x);
+				break;
+			} else {
+				print_sample(&b, &b.s[b.n - 1]);
+			}
+		}
 		if (!o->compare)
 			continue;
 		for (int k = 0; k < 3; k++) {

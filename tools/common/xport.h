@@ -12,6 +12,7 @@
 #define SHMRING_TOOLS_XPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum xport_role {
@@ -50,6 +51,16 @@ int xport_pipe_init(struct xport *x, size_t pipe_bytes);
 
 /* A connected AF_UNIX SOCK_STREAM pair with the default buffers. */
 int xport_unix_init(struct xport *x);
+
+/*
+ * A minimal SPSC byte ring for reference ("baseline"): anonymous shared
+ * memory mapped once (copies split at the wrap), positions on their own
+ * 128-byte pairs of lines, cached peer index, publication every 32 KiB,
+ * spin then sched_yield; no validation. It shows what a bare ring reaches
+ * in the same run, to separate library overhead from the machine.
+ * timeout_ns bounds every wait (-ETIMEDOUT). 0 or -errno.
+ */
+int xport_mini_init(struct xport *x, size_t ring_bytes, uint64_t timeout_ns);
 
 /* Parent, after forking both sides: drop its copies of the endpoints. */
 void xport_parent_close(struct xport *x);
