@@ -312,7 +312,13 @@ static inline int shmring_mpsc_try_reserve(struct shmring_mpsc *q, uint64_t *tic
 	for (n = 0; n < SHMRING_MPSC_RETRY_MAX; n++) {
 		struct shmring_mpsc_slot *s = shmring_mpsc__slot(q, pos);
 
-		w = atomic_load_explicit(&s->state, memory_order_relaxed);
+		/*
+		 * Acquire: if the word shows a later state than EMPTY(pos),
+		 * the head load below sees the reservation behind it (else a
+		 * weakly ordered CPU could see a stale head and call a sane
+		 * ring corrupt).
+		 */
+		w = atomic_load_explicit(&s->state, memory_order_acquire);
 		if (w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_EMPTY)) {
 			/* Reserve: on failure pos is reloaded with the head. */
 			if (!atomic_compare_exchange_weak_explicit(&sh->head, &pos, pos + 1,
