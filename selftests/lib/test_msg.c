@@ -976,12 +976,12 @@ static void run_stress(struct __test_metadata *_metadata, uint32_t policy,
 
 TEST(stress_processes_block)
 {
-	run_stress(_metadata, SHMRING_MSG_BLOCK, 64 * 1024, 200000);
+	run_stress(_metadata, SHMRING_MSG_BLOCK, 64 * 1024, 100000);
 }
 
 TEST(stress_processes_drop_newest)
 {
-	run_stress(_metadata, SHMRING_MSG_DROP_NEWEST, 4096, 200000);
+	run_stress(_metadata, SHMRING_MSG_DROP_NEWEST, 4096, 100000);
 }
 
 /* The same with the producer as a thread: TSan checks the ordering. */
