@@ -84,6 +84,13 @@ class ShmringError(OSError):
     """A ring that cannot be opened or whose shared contents are corrupt."""
 
 
+def _ioc_buf(fmt):
+    """A zeroed ioctl argument whose leading __u32 size is filled in."""
+    buf = bytearray(struct.calcsize(fmt))
+    struct.pack_into("<I", buf, 0, len(buf))
+    return buf
+
+
 def _proto(msg):
     return ShmringError(errno.EPROTO, "corrupt broadcast ring: " + msg)
 
@@ -170,23 +177,20 @@ class BcastReader:
             self._fd = os.open(SHMRING_DEV_PATH, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ShmringError(errno.ENODEV, "no " + SHMRING_DEV_PATH) from None
-        q = bytearray(struct.pack(_QUERY_FMT, struct.calcsize(_QUERY_FMT), 0,
-                                  *([0] * 14)))
+        q = _ioc_buf(_QUERY_FMT)
         fcntl.ioctl(self._fd, SHMRING_IOC_QUERY, q, True)
         fields = struct.unpack(_QUERY_FMT, q)
         abi, off_data, off_meta = fields[2], fields[4], fields[5]
         if abi != SHMRING_ABI_VERSION:
             raise ShmringError(errno.EPROTO, "module ABI %d" % abi)
-        a = bytearray(struct.pack(_ATTACH_FMT, struct.calcsize(_ATTACH_FMT),
-                                  SHMRING_ATTACH_RDONLY, self.name.encode(),
-                                  0, 0, 0, 0))
+        a = _ioc_buf(_ATTACH_FMT)
+        struct.pack_into("<I64s", a, 4, SHMRING_ATTACH_RDONLY, self.name.encode())
         try:
             fcntl.ioctl(self._fd, SHMRING_IOC_ATTACH, a, True)
         except OSError as e:
             raise ShmringError(e.errno, "attach %r: %s" %
                                (self.name, os.strerror(e.errno))) from None
-        i = bytearray(struct.pack(_INFO_FMT, struct.calcsize(_INFO_FMT),
-                                  *([0] * 18), b"", 0, 0, 0, 0))
+        i = _ioc_buf(_INFO_FMT)
         fcntl.ioctl(self._fd, SHMRING_IOC_INFO, i, True)
         info = struct.unpack(_INFO_FMT, i)
         data_bytes, meta_bytes = info[3], info[4]
