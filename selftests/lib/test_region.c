@@ -798,6 +798,68 @@ TEST(permissions_other_user)
 	EXPECT_EQ(0, shmring_region_unlink(n2, SHMRING_BACKEND_AUTO));
 }
 
+/* First hugetlbfs mount (like the library), and free 2 MiB pages. */
+static int hugetlbfs_free(char *dir, size_t len)
+{
+	char line[512], d[256], type[64], opts[256];
+	unsigned long v, free_pages = 0;
+	FILE *f = fopen("/proc/self/mounts", "re");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %255s %63s %255s", d, type, opts) == 3 &&
+		    !strcmp(type, "hugetlbfs") &&
+		    (!strstr(opts, "pagesize=") || strstr(opts, "pagesize=2M")))
+			found = snprintf(dir, len, "%s", d) > 0;
+	fclose(f);
+	f = fopen("/proc/meminfo", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %lu", &v) == 1)
+			free_pages = v;
+	if (f)
+		fclose(f);
+	return found ? (int)free_pages : 0;
+}
+
+/* With a mounted hugetlbfs and free pages, the fallback's DATA uses it. */
+TEST(shm_hugetlbfs)
+{
+	struct shmring_region *r, *a;
+	char n[64], dir[256], hp[512];
+	struct stat st;
+
+	if (env_backend() != SHMRING_BACKEND_SHM)
+		SKIP(return, "needs SHMRING_BACKEND=shm");
+	if (hugetlbfs_free(dir, sizeof(dir)) < 2)
+		SKIP(return, "no hugetlbfs mount with 2 free 2 MiB pages");
+	rname(n, sizeof(n), "huge");
+	snprintf(hp, sizeof(hp), "%s/shmring.%s", dir, n);
+	ASSERT_EQ(0, create_excl(n, 2 * MiB, 0, &r));
+	EXPECT_EQ(2 * MiB, r->page_bytes);
+	EXPECT_EQ(2 * MiB, r->ctrl->page_bytes);
+	EXPECT_NE(0, r->ctrl->ring_flags & SHMRING_INFO_HUGE);
+	EXPECT_EQ(0, stat(hp, &st));
+	EXPECT_EQ(2 * MiB, st.st_size);
+	check_mirror(_metadata, r);
+	ASSERT_EQ(0, attach(n, 0, &a));
+	EXPECT_EQ(2 * MiB, a->page_bytes);
+	EXPECT_EQ(0xc8, a->data[0]);
+	a->data[100] = 1;
+	EXPECT_EQ(1, r->data[100 + r->data_bytes]);
+	shmring_region_close(a);
+	/* NOHUGE stays on tmpfs. */
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_SHM));
+	EXPECT_EQ(-1, stat(hp, &st));		/* both files are gone */
+	ASSERT_EQ(0, create_excl(n, 2 * MiB, SHMRING_F_NOHUGE, &r));
+	EXPECT_EQ(4096, r->page_bytes);
+	EXPECT_EQ(-1, stat(hp, &st));
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_SHM));
+}
+
 TEST(close_null_is_noop)
 {
 	shmring_region_close(NULL);

@@ -106,7 +106,7 @@ static size_t smaps_page_bytes(const void *addr, size_t len)
  * Map DATA twice back to back at a 2 MiB aligned address. On success
  * r->data, r->map_base and r->map_len are set.
  */
-static int map_mirror(struct shmring_region *r, int prot, uint64_t off)
+static int map_mirror(struct shmring_region *r, int prot, int dfd, uint64_t off)
 {
 	size_t d = r->data_bytes, len = 2 * d + SHMRING_SZ_2M;
 	unsigned char *res, *base, *end;
@@ -123,10 +123,10 @@ static int map_mirror(struct shmring_region *r, int prot, uint64_t off)
 	if (res + len > end)
 		munmap(end, (size_t)(res + len - end));
 
-	p = mmap(base, d, prot, MAP_SHARED | MAP_FIXED, r->fd, (off_t)off);
+	p = mmap(base, d, prot, MAP_SHARED | MAP_FIXED, dfd, (off_t)off);
 	if (p == MAP_FAILED)
 		goto fail;
-	p = mmap(base + d, d, prot, MAP_SHARED | MAP_FIXED, r->fd, (off_t)off);
+	p = mmap(base + d, d, prot, MAP_SHARED | MAP_FIXED, dfd, (off_t)off);
 	if (p == MAP_FAILED)
 		goto fail;
 	r->data = base;
@@ -187,8 +187,11 @@ static void unmap_all(struct shmring_region *r)
 	r->ctrl = NULL;
 }
 
-/* Map CTRL (read-only), META and the mirrored DATA; sizes already checked. */
-static int map_areas(struct shmring_region *r, int prot)
+/*
+ * Map CTRL (read-only), META and the mirrored DATA; sizes already checked.
+ * DATA comes from the ring file itself (dfd < 0) or from a hugetlbfs file.
+ */
+static int map_areas(struct shmring_region *r, int prot, int dfd)
 {
 	uint64_t off = data_offset(r->meta_bytes, r->data_bytes);
 	void *p;
@@ -207,14 +210,16 @@ static int map_areas(struct shmring_region *r, int prot)
 		return ret;
 	}
 	r->meta = p;
-	ret = map_mirror(r, prot, off);
+	ret = map_mirror(r, prot, dfd >= 0 ? dfd : r->fd, dfd >= 0 ? 0 : off);
 	if (ret) {
 		unmap_all(r);
 		return ret;
 	}
 	r->page_bytes = SHMRING_SZ_4K;
-	if (!(r->flags & SHMRING_F_NOHUGE) && r->data_bytes % SHMRING_SZ_2M == 0 &&
-	    shmem_thp_possible()) {
+	if (dfd >= 0) {
+		r->page_bytes = SHMRING_SZ_2M;	/* hugetlbfs: always 2 MiB */
+	} else if (!(r->flags & SHMRING_F_NOHUGE) && r->data_bytes % SHMRING_SZ_2M == 0 &&
+		   shmem_thp_possible()) {
 		/* Ask for THP and fault the pages in so smaps can tell. */
 		madvise(r->map_base, r->map_len, MADV_HUGEPAGE);
 		if (madvise(r->data, r->data_bytes, (prot & PROT_WRITE) ?
@@ -222,6 +227,85 @@ static int map_areas(struct shmring_region *r, int prot)
 			r->page_bytes = smaps_page_bytes(r->data, r->data_bytes);
 	}
 	return 0;
+}
+
+/*
+ * A mounted hugetlbfs of 2 MiB pages where this user may create files:
+ * its directory in buf, or -ENOENT. The first such mount in
+ * /proc/self/mounts, so every process of a mount namespace agrees.
+ */
+static int hugetlbfs_dir(char *buf, size_t len)
+{
+	char line[512], dev[128], dir[256], type[64], opts[256];
+	FILE *f = fopen("/proc/self/mounts", "re");
+	int found = -ENOENT;
+
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127s %255s %63s %255s", dev, dir, type, opts) != 4)
+			continue;
+		if (strcmp(type, "hugetlbfs") || strchr(dir, '\\'))
+			continue;
+		/* pagesize=2M, or no pagesize: the default, 2 MiB on x86. */
+		if (strstr(opts, "pagesize=") && !strstr(opts, "pagesize=2M"))
+			continue;
+		if (strlen(dir) + 1 > len)
+			continue;
+		strcpy(buf, dir);
+		found = 0;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+static int huge_path(char *buf, size_t len, const char *name)
+{
+	char dir[256];
+	int n;
+
+	if (hugetlbfs_dir(dir, sizeof(dir)))
+		return -ENOENT;
+	n = snprintf(buf, len, "%s/shmring.%s", dir, name);
+	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * Creator: try DATA in hugetlbfs. Returns the data fd (DATA mapped, r
+ * filled) or a negative errno, after which the caller uses the tmpfs file.
+ */
+static int create_huge(struct shmring_region *r, const struct shmring_opts_int *o)
+{
+	char hp[512];
+	int hfd, ret, tries;
+
+	if ((o->flags & SHMRING_F_NOHUGE) || o->data_bytes % SHMRING_SZ_2M ||
+	    huge_path(hp, sizeof(hp), r->name))
+		return -ENOENT;
+	for (tries = 0; ; tries++) {
+		hfd = open(hp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, o->mode);
+		if (hfd >= 0 || errno != EEXIST || tries)
+			break;
+		/* Left by a ring whose name we now own: it is stale. */
+		unlink(hp);
+	}
+	if (hfd < 0)
+		return -errno;
+	if (fchmod(hfd, o->mode) < 0 || ftruncate(hfd, (off_t)o->data_bytes) < 0 ||
+	    ftruncate(r->fd, (off_t)(CTRL_BYTES + o->meta_bytes)) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	/* Shared hugetlbfs mappings reserve their pages here: no SIGBUS later. */
+	ret = map_areas(r, PROT_READ | PROT_WRITE, hfd);
+	if (ret)
+		goto fail;
+	return hfd;
+fail:
+	close(hfd);
+	unlink(hp);
+	return ret;
 }
 
 static int create_new(struct shmring_region *r, const struct shmring_opts_int *o,
@@ -232,16 +316,26 @@ static int create_new(struct shmring_region *r, const struct shmring_opts_int *o
 	struct stat st;
 	int ret;
 
-	if (fchmod(r->fd, o->mode) < 0 || ftruncate(r->fd, (off_t)total) < 0 ||
-	    fstat(r->fd, &st) < 0) {
+	int hfd;
+
+	if (fchmod(r->fd, o->mode) < 0 || fstat(r->fd, &st) < 0) {
 		ret = -errno;
 		goto fail;
 	}
 	r->data_bytes = o->data_bytes;
 	r->meta_bytes = o->meta_bytes;
-	ret = map_areas(r, PROT_READ | PROT_WRITE);
-	if (ret)
-		goto fail;
+	hfd = create_huge(r, o);
+	if (hfd >= 0) {
+		close(hfd);	/* the mappings keep the file */
+	} else {
+		if (ftruncate(r->fd, (off_t)total) < 0) {
+			ret = -errno;
+			goto fail;
+		}
+		ret = map_areas(r, PROT_READ | PROT_WRITE, -1);
+		if (ret)
+			goto fail;
+	}
 	c = ctrl_map_rw(r->fd);
 	if (!c) {
 		ret = -errno;
@@ -273,6 +367,7 @@ static int attach_existing(struct shmring_region *r, const struct shmring_opts_i
 	uint64_t deadline = shmring__now_ns() + o->timeout_ns;
 	const struct shmring_ctrl *c = NULL;
 	uint64_t data, meta;
+	uint32_t flags;
 	unsigned int round = 0;
 	struct stat st;
 	void *p = MAP_FAILED;
@@ -301,6 +396,7 @@ static int attach_existing(struct shmring_region *r, const struct shmring_opts_i
 	}
 	data = c->data_bytes;
 	meta = c->meta_bytes;
+	flags = c->ring_flags;
 	if (c->magic != SHMRING_CTRL_MAGIC || c->abi_version != SHMRING_ABI_VERSION ||
 	    !data || data % SHMRING_SZ_4K || data > SHMRING_DATA_BYTES_MAX ||
 	    !meta || meta % SHMRING_SZ_4K || meta > SHMRING_META_BYTES_MAX) {
@@ -311,7 +407,7 @@ static int attach_existing(struct shmring_region *r, const struct shmring_opts_i
 	/* Never map past EOF: a short file would SIGBUS on access. */
 	if (fstat(r->fd, &st) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size < data_offset(meta, data) + data)
+	if ((uint64_t)st.st_size < CTRL_BYTES + meta)
 		return -EPROTO;
 	/* CREATE without EXCL found a ring: the geometry must match. */
 	if ((o->flags & SHMRING_F_CREATE) &&
@@ -319,7 +415,29 @@ static int attach_existing(struct shmring_region *r, const struct shmring_opts_i
 		return -EINVAL;
 	r->data_bytes = data;
 	r->meta_bytes = meta;
-	ret = map_areas(r, prot);
+	if ((uint64_t)st.st_size >= data_offset(meta, data) + data) {
+		ret = map_areas(r, prot, -1);
+	} else if ((flags & SHMRING_INFO_HUGE) && data % SHMRING_SZ_2M == 0) {
+		/* DATA lives in hugetlbfs. */
+		char hp[512];
+		int hfd;
+
+		if (huge_path(hp, sizeof(hp), r->name))
+			return -EPROTO;
+		hfd = open(hp, ((o->flags & SHMRING_F_RDONLY) ? O_RDONLY : O_RDWR) |
+			   O_CLOEXEC | O_NOFOLLOW);
+		if (hfd < 0)
+			return -errno;
+		if (fstat(hfd, &st) < 0)
+			ret = -errno;
+		else if ((uint64_t)st.st_size < data)
+			ret = -EPROTO;
+		else
+			ret = map_areas(r, prot, hfd);
+		close(hfd);
+	} else {
+		return -EPROTO;
+	}
 	if (ret)
 		return ret;
 	counters_add(r, 1);
@@ -376,6 +494,12 @@ int shmring__shm_unlink(const char *name)
 	fd = shm_open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (shm_unlink(path) < 0)
 		ret = -errno;
+	if (!ret) {
+		char hp[512];
+
+		if (!huge_path(hp, sizeof(hp), name))
+			unlink(hp);
+	}
 	if (fd < 0)
 		return ret;
 	/* Mark the CTRL page unlinked for those still mapping it. */
