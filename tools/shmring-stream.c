@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1142,7 +1143,38 @@ static struct sample *bench_add(struct bench *b)
 	return &b->s[b->n++];
 }
 
-/* Wait for pid until deadline (ns); SIGKILL it then. Returns its status. */
+/*
+ * The bench parent blocks SIGINT, SIGTERM and SIGHUP so that it can stop
+ * its children and unlink the ring it made; children get the old mask
+ * back and die with their parent.
+ */
+static sigset_t bench_sigs, bench_oldmask;
+static int bench_stop;		/* the signal that asked us to stop */
+
+static bool bench_interrupted(void)
+{
+	sigset_t pend;
+
+	if (bench_stop)
+		return true;
+	if (sigpending(&pend))
+		return false;
+	for (int sig = 1; sig < 32; sig++) {
+		if (sigismember(&bench_sigs, sig) && sigismember(&pend, sig)) {
+			bench_stop = sig;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void bench_child_init(void)
+{
+	sigprocmask(SIG_SETMASK, &bench_oldmask, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Wait for pid until deadline (ns) or a stop signal; SIGKILL it then. */
 static int reap(pid_t pid, uint64_t deadline, bool *killed)
 {
 	int status = 0;
@@ -1154,7 +1186,7 @@ static int reap(pid_t pid, uint64_t deadline, bool *killed)
 			return status;
 		if (w < 0 && errno != EINTR)
 			return -1;
-		if (tool_now_ns() > deadline) {
+		if (tool_now_ns() > deadline || bench_interrupted()) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			*killed = true;
@@ -1240,6 +1272,7 @@ static bool bench_sample(struct bench *b, struct xport *x, int round, bool verif
 	fflush(NULL);
 	pw = fork();
 	if (pw == 0) {
+		bench_child_init();
 		close(ready[0]);
 		close(go[1]);
 		if (tool_pin_self(o->cpu_a))
@@ -1266,6 +1299,7 @@ static bool bench_sample(struct bench *b, struct xport *x, int round, bool verif
 	if (!err) {
 		pr = fork();
 		if (pr == 0) {
+			bench_child_init();
 			close(ready[0]);
 			close(go[1]);
 			if (tool_pin_self(o->cpu_b))
@@ -1326,6 +1360,9 @@ static bool bench_sample(struct bench *b, struct xport *x, int round, bool verif
 		if (!*where)
 			where = killed ? "watchdog" : "child exited";
 		s->err = e;
+		b->failed = true;
+		if (bench_stop)
+			return false;
 		{
 			char msg[96];
 
@@ -1587,6 +1624,11 @@ static int cmd_bench(const struct opts *o)
 			 "%d available)", tool_cpu_count());
 		return TOOL_EXIT_USAGE;
 	}
+	sigemptyset(&bench_sigs);
+	sigaddset(&bench_sigs, SIGINT);
+	sigaddset(&bench_sigs, SIGTERM);
+	sigaddset(&bench_sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &bench_sigs, &bench_oldmask);
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		  -1, 0);
 	if (sh == MAP_FAILED) {
@@ -1600,7 +1642,7 @@ static int cmd_bench(const struct opts *o)
 		o->cpu_a, o->cpu_b, o->rounds, o->compare ? ", --compare" : "");
 	fprintf(f, "figures: reader-side steady-state rate of the timed pass (copy in "
 		"from a buffer, copy out into a buffer); GB/s = 1e9 B/s\n");
-	for (int r = 1; r <= o->rounds && !b.fatal; r++) {
+	for (int r = 1; r <= o->rounds && !b.fatal && !bench_interrupted(); r++) {
 		bool verify = o->verify == VERIFY_ALL || (o->verify == VERIFY_FIRST && r == 1);
 		struct xport x;
 		struct ring_x rx;
@@ -1642,7 +1684,7 @@ static int cmd_bench(const struct opts *o)
 		}
 		if (!o->compare)
 			continue;
-		for (int k = 0; k < 3; k++) {
+		for (int k = 0; k < 3 && !bench_interrupted(); k++) {
 			int err = k == 0 ? xport_pipe_init(&x, 0) :
 				  k == 1 ? xport_pipe_init(&x, 1U << 20) : xport_unix_init(&x);
 
@@ -1674,6 +1716,11 @@ static int cmd_bench(const struct opts *o)
 	munmap(sh, sizeof(*sh));
 	free(b.s);
 	rc = b.fatal ? b.fatal : (b.failed || b.mismatch) ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+	if (bench_stop) {
+		tool_err("bench: stopped by signal %d; children killed, rings unlinked",
+			 bench_stop);
+		return 128 + bench_stop;
+	}
 	if (b.mismatch)
 		tool_err("bench: SHA-256 MISMATCH: data arrived corrupted (see the samples)");
 	else if (b.failed && !b.fatal)
