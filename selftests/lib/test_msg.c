@@ -441,6 +441,42 @@ TEST(exact_fit_and_max_size)
 	close_pair(n, p, c);
 }
 
+/* The same on a default ring (2 MiB pages where the backend has them). */
+TEST(max_size_default_ring)
+{
+	struct shmring_msg_opts o = msg_opts(SHMRING_MSG_BLOCK, 0);
+	struct shmring_msg *p, *c;
+	struct shmring_msg_view v;
+	unsigned char *buf;
+	uint32_t max;
+	char n[64];
+
+	o.flags = SHMRING_F_EXCL;
+	msg_name(n, sizeof(n), "huge");
+	ASSERT_EQ(0, shmring_msg_create(n, 1, SHMRING_MSG_PRODUCER, &o, &p));
+	ASSERT_EQ(0, shmring_msg_attach(n, SHMRING_MSG_CONSUMER, NULL, &c));
+	/* a size of 1 is rounded up to a power of two the region accepts */
+	EXPECT_EQ(0U, shmring_msg_size(p) & (shmring_msg_size(p) - 1));
+	EXPECT_LE(4096U, shmring_msg_size(p));
+	max = shmring_msg_max_len(p);
+	EXPECT_EQ(shmring_msg_size(p) - 32, (uint64_t)max);
+	buf = malloc(max);
+	ASSERT_NE(NULL, buf);
+	/* offset 0, then a small record, then max again: it wraps */
+	for (uint64_t i = 0; i < 3; i++) {
+		fill_pattern(buf, max, i);
+		ASSERT_EQ(0, shmring_msg_send(p, buf, max, 0, 0));
+		ASSERT_EQ(0, shmring_msg_peek(c, &v));
+		EXPECT_EQ(max, v.len);
+		EXPECT_EQ(0, check_pattern(v.data, max, i));
+		ASSERT_EQ(0, shmring_msg_release(c, &v));
+		ASSERT_EQ(0, shmring_msg_send(p, "x", 1, 0, 0));
+		ASSERT_EQ(1, shmring_msg_recv(c, buf, 1, NULL, 0));
+	}
+	free(buf);
+	close_pair(n, p, c);
+}
+
 /*
  * Put a record of len bytes at every 8-byte offset of the ring; the ones
  * near the end wrap through the mirror and must still read back intact as
@@ -627,6 +663,7 @@ TEST(roles_and_options)
 	struct shmring_msg *p, *c, *x;
 	struct shmring_msg_view v;
 	struct shmring_stream *s;
+	unsigned char big[sizeof(o) + 16] __attribute__((aligned(8)));
 	char n[64], n2[64];
 	void *ptr;
 
@@ -647,6 +684,16 @@ TEST(roles_and_options)
 	o = msg_opts(0, 0);
 	o.size = 8;
 	EXPECT_EQ(-EINVAL, shmring_msg_attach(n, SHMRING_MSG_PRODUCER, &o, &x));
+	/* a newer caller's opts: unknown trailing bytes must be zero */
+	memset(big, 0, sizeof(big));
+	o = msg_opts(0, 0);
+	o.size = sizeof(big);
+	memcpy(big, &o, sizeof(o));
+	EXPECT_EQ(-EBUSY, shmring_msg_attach(n, SHMRING_MSG_PRODUCER,
+					     (void *)big, &x));
+	big[sizeof(o) + 3] = 1;
+	EXPECT_EQ(-E2BIG, shmring_msg_attach(n, SHMRING_MSG_PRODUCER,
+					     (void *)big, &x));
 	o = msg_opts(7, 0);
 	EXPECT_EQ(-EINVAL, shmring_msg_create(n, SZ, SHMRING_MSG_PRODUCER, &o, &x));
 	o = msg_opts(0, 0x80);
