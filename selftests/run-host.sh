@@ -23,8 +23,11 @@ Build and run the library selftests on the host (SHMRING_BACKEND=shm).
                    e.g. 'test_region'
   -h, --help       this text
 
+Also lints userlib/src/*.c with gcc -fanalyzer (one TAP line).
+
 Environment: SHMRING_TEST_TIMEOUT seconds per binary (default 300),
-SHMRING_HOST_VARIANTS (same as --variants).
+SHMRING_HOST_VARIANTS (same as --variants), SHMRING_NO_ANALYZER=1 skips
+the lint.
 USAGE
 }
 
@@ -63,6 +66,23 @@ comment() { sed 's/^/# /'; }
 
 if [ ! -f build/kernel-files/tools/testing/selftests/kselftest_harness.h ]; then
 	bash scripts/install-deps.sh 2>&1 | comment
+fi
+
+# Quick lint: GCC's static analyzer over the library sources.
+if [ "${SHMRING_NO_ANALYZER:-0}" != 1 ]; then
+	alog=$logdir/analyzer.log
+	: >"$alog"
+	for f in userlib/src/*.c; do
+		${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -fanalyzer \
+			-I userlib/include -I include/uapi -c "$f" -o /dev/null >>"$alog" 2>&1
+	done
+	if grep -qE 'warning|error' "$alog"; then
+		comment <"$alog"
+		notok "host: gcc -fanalyzer on userlib/src"
+	else
+		n=$((n + 1))
+		echo "ok $n host: gcc -fanalyzer on userlib/src"
+	fi
 fi
 
 srcs=$(cd selftests/lib && ls test_*.c 2>/dev/null)
