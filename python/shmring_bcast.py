@@ -31,6 +31,7 @@ import fcntl
 import mmap
 import os
 import struct
+import time
 
 import numpy as np
 
@@ -113,7 +114,7 @@ class BcastReader:
     SHMRING_BACKEND environment variable overrides), "device" or "shm".
     """
 
-    def __init__(self, name, backend="auto", shm_dir="/dev/shm"):
+    def __init__(self, name, backend="auto", shm_dir="/dev/shm", timeout=2.0):
         if not _name_ok(name):
             raise ShmringError(errno.EINVAL, "bad ring name %r" % (name,))
         self.name = name
@@ -125,16 +126,28 @@ class BcastReader:
             backend = "device" if os.path.exists(SHMRING_DEV_PATH) else "shm"
         if backend not in ("device", "dev", "shm"):
             raise ShmringError(errno.EINVAL, "unknown backend %r" % backend)
-        try:
-            if backend == "shm":
-                self._open_shm(os.path.join(shm_dir, "shmring." + name))
-            else:
-                self._open_device()
-            self.backend = backend
-            self._parse()
-        except BaseException:
-            self.close()
-            raise
+        # A creator may still be initialising: retry EAGAIN, bounded.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if backend == "shm":
+                    self._open_shm(os.path.join(shm_dir, "shmring." + name))
+                else:
+                    self._open_device()
+                self.backend = backend
+                self._parse()
+                break
+            except ShmringError as e:
+                self.close()
+                if e.errno != errno.EAGAIN:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise ShmringError(errno.ETIMEDOUT, "ring %r never "
+                                       "finished initialising" % name) from None
+                time.sleep(0.005)
+            except BaseException:
+                self.close()
+                raise
         self.cursor = self.oldest()
         self.missed_total = 0
 
@@ -153,6 +166,8 @@ class BcastReader:
         self._maps.append(ctrl)
         magic, abi, _rid, data_bytes, meta_bytes = struct.unpack_from(
             "<IIQQI", ctrl, 0)
+        if magic == 0:
+            raise ShmringError(errno.EAGAIN, "ring file not initialised")
         if magic != SHMRING_CTRL_MAGIC or abi != SHMRING_ABI_VERSION:
             raise _proto("CTRL page magic/version")
         if meta_bytes == 0 or meta_bytes % 4096 or meta_bytes > (2 << 20):

@@ -236,8 +236,21 @@ def test_hostile():
         expect_error(lambda: sb.BcastReader("../etc"), errno.EINVAL),
         "missing ring and bad name are clear errors")
     if BACKEND != "shm":
+        tap(True, "uninitialised ring # SKIP needs the shm backend")
         tap(True, "hostile contents # SKIP needs the shm backend")
         return
+    # a ring file whose creator never finished: bounded wait, ETIMEDOUT
+    name = ring("uninit")
+    with open(shm_path(name), "wb") as f:
+        f.truncate(8192)
+    try:
+        t0 = time.monotonic()
+        good = expect_error(lambda: sb.BcastReader(name, timeout=0.2),
+                            errno.ETIMEDOUT)
+        tap(good and time.monotonic() - t0 < 5,
+            "ring never initialised: ETIMEDOUT after the timeout, no hang")
+    finally:
+        os.unlink(shm_path(name))
     name = ring("bad")
     try:
         helper(name, "--capacity", 8, "--rows", 5, "--cols", 2)
@@ -303,8 +316,8 @@ def main():
             t()
         except Exception as e:  # a crash in one test is a failure, not an abort
             tap(False, "%s raised %s: %s" % (t.__name__, type(e).__name__, e))
-    if len(results) != 10:
-        tap(False, "expected 10 results, got %d" % len(results))
+    if len(results) != 11:
+        tap(False, "expected 11 results, got %d" % len(results))
     print("1..%d" % len(results))
     return 0 if all(results) else 1
 
