@@ -25,16 +25,6 @@ static int dev_fd(int rdonly)
 	return fd;
 }
 
-int shmring__dev_present(void)
-{
-	int fd = open(SHMRING_DEV_PATH, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return 1;
-}
-
 static int query(int fd, struct shmring_query *q)
 {
 	memset(q, 0, sizeof(*q));

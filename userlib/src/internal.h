@@ -45,12 +45,13 @@ SHMRING_HIDDEN int shmring__shm_open(struct shmring_region *r,
 SHMRING_HIDDEN void shmring__shm_close(struct shmring_region *r);
 SHMRING_HIDDEN int shmring__shm_unlink(const char *name);
 
-/* -ENODEV when /dev/shmring cannot be opened. */
+/*
+ * -ENODEV when /dev/shmring does not exist. r->backend is set to DEVICE
+ * only once the device file is open: AUTO falls back to shm otherwise.
+ */
 SHMRING_HIDDEN int shmring__dev_open(struct shmring_region *r,
 				     const struct shmring_opts_int *o);
 SHMRING_HIDDEN void shmring__dev_close(struct shmring_region *r);
 SHMRING_HIDDEN int shmring__dev_unlink(const char *name);
-/* 1 if /dev/shmring can be opened read-write, 0 if not. */
-SHMRING_HIDDEN int shmring__dev_present(void);
 
 #endif /* SHMRING_INTERNAL_H */

@@ -158,8 +158,9 @@ int shmring_region_open(const char *name, const struct shmring_region_opts *opts
 		ret = shmring__shm_open(r, &o);
 		break;
 	default:
+		/* The device if its file opens (whatever happens next). */
 		ret = shmring__dev_open(r, &o);
-		if (ret == -ENODEV)
+		if (ret && r->backend != SHMRING_BACKEND_DEVICE)
 			ret = shmring__shm_open(r, &o);
 		break;
 	}
