@@ -72,21 +72,36 @@ static int shmring_chunk_alloc_order(struct shmring_chunk *c, int nid,
 	return 0;
 }
 
+/*
+ * Tries order *max_order first, then smaller ones. A failed order is not
+ * tried again for the following chunks of the same ring (*max_order drops):
+ * when memory is short that keeps a large CREATE from compacting and
+ * reclaiming once per chunk before it fails or falls back.
+ */
 static int shmring_chunk_alloc(struct shmring_chunk *c, int nid, gfp_t gfp,
-			       bool nohuge)
+			       unsigned int *max_order)
 {
-	if (!nohuge && c->nr_pages == SHMRING_CHUNK_PAGES &&
-	    !shmring_chunk_alloc_order(c, nid, gfp, SHMRING_CHUNK_ORDER))
-		return 0;
-	if (!nohuge && IS_ALIGNED(c->nr_pages, 1U << SHMRING_MID_ORDER) &&
-	    !shmring_chunk_alloc_order(c, nid, gfp, SHMRING_MID_ORDER))
-		return 0;
+	if (*max_order >= SHMRING_CHUNK_ORDER) {
+		if (c->nr_pages == SHMRING_CHUNK_PAGES &&
+		    !shmring_chunk_alloc_order(c, nid, gfp, SHMRING_CHUNK_ORDER))
+			return 0;
+		if (c->nr_pages == SHMRING_CHUNK_PAGES)
+			*max_order = SHMRING_MID_ORDER;
+	}
+	if (*max_order >= SHMRING_MID_ORDER) {
+		if (IS_ALIGNED(c->nr_pages, 1U << SHMRING_MID_ORDER) &&
+		    !shmring_chunk_alloc_order(c, nid, gfp, SHMRING_MID_ORDER))
+			return 0;
+		if (IS_ALIGNED(c->nr_pages, 1U << SHMRING_MID_ORDER))
+			*max_order = 0;
+	}
 	return shmring_chunk_alloc_order(c, nid, gfp, 0);
 }
 
 int shmring_mem_alloc(struct shmring_ring *ring, bool nohuge, bool strict)
 {
 	gfp_t gfp = shmring_gfp(strict);
+	unsigned int max_order = nohuge ? 0 : SHMRING_CHUNK_ORDER;
 	int nid = ring->nid;
 	unsigned long left = ring->data_pages;
 	u32 i;
@@ -107,7 +122,7 @@ int shmring_mem_alloc(struct shmring_ring *ring, bool nohuge, bool strict)
 			err = -EINTR;
 			goto fail;
 		}
-		if (shmring_chunk_alloc(c, nid, gfp, nohuge))
+		if (shmring_chunk_alloc(c, nid, gfp, &max_order))
 			goto fail;
 		if (c->order == SHMRING_CHUNK_ORDER)
 			ring->nr_huge_chunks++;
