@@ -267,6 +267,67 @@ TEST(abort_and_zero_copy)
 	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
 }
 
+/* Batches: one head update for many records, partial fits, overruns. */
+TEST(batch_push)
+{
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_stats st;
+	char name[SHMRING_NAME_MAX];
+	uint32_t v[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, lens[8], i, len, got;
+	const void *ptrs[8];
+	uint64_t first;
+	int k;
+
+	uname_(name, "batch");
+	ASSERT_EQ(0, mk(name, 8, 4, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, shmring_mpsc_dup(c, SHMRING_MPSC_PRODUCER, &p));
+	for (i = 0; i < 8; i++) {
+		ptrs[i] = &v[i];
+		lens[i] = 4;
+	}
+	EXPECT_EQ(-EINVAL, shmring_mpsc_try_reserve_n(p, 0, &first));
+	EXPECT_EQ(-EINVAL, shmring_mpsc_try_reserve_n(p, 9, &first));
+	EXPECT_EQ(-EBADF, shmring_mpsc_try_reserve_n(c, 1, &first));
+	EXPECT_EQ(-EBADF, shmring_mpsc_try_push_n(c, ptrs, lens, 1));
+	lens[2] = 5;
+	EXPECT_EQ(-EMSGSIZE, shmring_mpsc_try_push_n(p, ptrs, lens, 5));
+	lens[2] = 4;
+	ASSERT_EQ(5, shmring_mpsc_try_push_n(p, ptrs, lens, 5));
+	ASSERT_EQ(3, shmring_mpsc_try_push_n(p, ptrs + 5, lens + 5, 3 + 0));
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_push_n(p, ptrs, lens, 4));
+	shmring_mpsc_stats(c, &st);
+	EXPECT_EQ(4U, st.overruns);
+	EXPECT_EQ(8U, st.head);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, shmring_mpsc_try_pop(c, &got, 4, &len));
+		EXPECT_EQ(i, got);
+	}
+	/* 3 free: a batch of 5 gets a prefix of them, the rest is refused */
+	ASSERT_EQ(3, shmring_mpsc_try_push_n(p, ptrs, lens, 5));
+	shmring_mpsc_stats(c, &st);
+	EXPECT_EQ(6U, st.overruns);
+	for (i = 3; i < 11; i++) {
+		ASSERT_EQ(0, shmring_mpsc_try_pop(c, &got, 4, &len));
+		EXPECT_EQ(i < 8 ? i : i - 8, got);
+	}
+	/* zero-copy batch: k of n reserved, committed out of order */
+	k = shmring_mpsc_try_reserve_n(p, 8, &first);
+	ASSERT_EQ(8, k);
+	for (i = 8; i-- > 0;) {
+		memcpy(shmring_mpsc_payload(p, first + i), &v[i], 4);
+		ASSERT_EQ(0, shmring_mpsc_commit(p, first + i, 4));
+	}
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_reserve_n(p, 1, &first));
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, shmring_mpsc_try_pop(c, &got, 4, &len));
+		EXPECT_EQ(i, got);
+	}
+	EXPECT_EQ(-EAGAIN, shmring_mpsc_try_pop(c, &got, 4, &len));
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
 /* Exactly one overrun per refused try_push, from several producers. */
 TEST(overrun_counts_exact)
 {
@@ -483,6 +544,35 @@ static int rec_check(const unsigned char *buf, uint32_t len, uint32_t *next,
 	return 0;
 }
 
+/* Push records seq.. seq+n-1 with try_push_n, retrying partial batches. */
+static int produce_batch(struct shmring_mpsc *q, uint32_t id, uint32_t seq, uint32_t n)
+{
+	unsigned char bufs[4][STRESS_SLOT];
+	const void *ptrs[4];
+	uint32_t lens[4], i, done = 0;
+	time_t deadline = time(NULL) + 10;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		rec_make(bufs[i], id, seq + i);
+		ptrs[i] = bufs[i];
+		lens[i] = rec_len(id, seq + i);
+	}
+	while (done < n) {
+		ret = shmring_mpsc_try_push_n(q, ptrs + done, lens + done, n - done);
+		if (ret > 0) {
+			done += (uint32_t)ret;
+			continue;
+		}
+		if (ret != -EAGAIN && ret != -EBUSY)
+			return ret;
+		if (time(NULL) > deadline)
+			return -ETIMEDOUT;
+		sched_yield();
+	}
+	return 0;
+}
+
 static int produce(struct shmring_mpsc *q, uint32_t id, uint32_t count)
 {
 	unsigned char buf[STRESS_SLOT];
@@ -490,8 +580,18 @@ static int produce(struct shmring_mpsc *q, uint32_t id, uint32_t count)
 	int ret;
 
 	for (seq = 0; seq < count; seq++) {
+		if (seq % 3 == 2) {
+			/* batches of up to 4 records, one head update each */
+			uint32_t n = count - seq < 4 ? count - seq : 4;
+
+			ret = produce_batch(q, id, seq, n);
+			if (ret)
+				return ret;
+			seq += n - 1;
+			continue;
+		}
 		rec_make(buf, id, seq);
-		if (seq & 1) {
+		if (seq % 3 == 1) {
 			ret = shmring_mpsc_push(q, buf, rec_len(id, seq), 10 * SEC);
 		} else {
 			/* zero-copy half of the time */

@@ -553,3 +553,44 @@ int shmring_mpsc_pop(struct shmring_mpsc *q, void *buf, uint32_t cap, uint32_t *
 			return ret;
 	}
 }
+
+int shmring_mpsc_try_push_n(struct shmring_mpsc *q, const void *const *bufs,
+			    const uint32_t *lens, uint32_t n)
+{
+	uint32_t i, done = 0;
+	uint64_t first;
+	int k;
+
+	if (!q || !bufs || !lens || !n)
+		return -EINVAL;
+	if (q->role != SHMRING_MPSC_PRODUCER)
+		return -EBADF;
+	for (i = 0; i < n; i++) {
+		if (lens[i] > q->max_len)
+			return -EMSGSIZE;
+		if (lens[i] && !bufs[i])
+			return -EINVAL;
+	}
+	while (done < n) {
+		uint32_t want = n - done;
+
+		if (want > q->nslots)
+			want = (uint32_t)q->nslots;
+		k = shmring_mpsc_try_reserve_n(q, want, &first);
+		if (k < 0) {
+			if (k == -EAGAIN)
+				atomic_fetch_add_explicit(&q->sh->overruns, n - done,
+							  memory_order_relaxed);
+			return done ? (int)done : k;
+		}
+		for (i = 0; i < (uint32_t)k; i++) {
+			if (lens[done + i])
+				memcpy(shmring_mpsc_payload(q, first + i), bufs[done + i],
+				       lens[done + i]);
+			/* -ESTALE only after a skip(): counted in stale */
+			(void)shmring_mpsc_commit(q, first + i, lens[done + i]);
+		}
+		done += (uint32_t)k;
+	}
+	return (int)done;
+}

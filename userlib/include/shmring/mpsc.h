@@ -399,6 +399,89 @@ static inline int shmring_mpsc_abort(struct shmring_mpsc *q, uint64_t ticket)
 	return ret == -EMSGSIZE ? 0 : ret;
 }
 
+/* Producer: the payload of a reserved ticket (slot_bytes writable bytes). */
+static inline void *shmring_mpsc_payload(const struct shmring_mpsc *q, uint64_t ticket)
+{
+	return (unsigned char *)shmring_mpsc__slot(q, ticket) + SHMRING_MPSC_SLOT_HDR;
+}
+
+/*
+ * Producer, zero-copy batch: reserve up to n (1..nslots) consecutive
+ * positions with one update of head, so producers on different cores pass
+ * head between them once per batch instead of once per record. Returns the
+ * number k reserved (1..n; tickets *first .. *first + k - 1, payloads via
+ * shmring_mpsc_payload()), each to be committed or aborted exactly once;
+ * or -EAGAIN (no slot free), -EINVAL, and the errors of try_reserve.
+ */
+static inline int shmring_mpsc_try_reserve_n(struct shmring_mpsc *q, uint32_t n,
+					     uint64_t *first)
+{
+	struct shmring_mpsc_shared *sh = q->sh;
+	uint64_t pos, w, want;
+	uint32_t k, j, tries;
+
+	if (q->role != SHMRING_MPSC_PRODUCER)
+		return -EBADF;
+	if (!n || n > q->nslots)
+		return -EINVAL;
+	pos = atomic_load_explicit(&sh->head, memory_order_relaxed);
+	for (tries = 0; tries < SHMRING_MPSC_RETRY_MAX; tries++) {
+		/*
+		 * The consumer frees slots in order (release), so if the k-th
+		 * is free for this lap, so are the ones before it (acquire).
+		 */
+		for (k = n; k > 0; k = k > 1 ? k / 2 : 0) {
+			w = atomic_load_explicit(&shmring_mpsc__slot(q, pos + k - 1)->state,
+						 memory_order_acquire);
+			if (w == SHMRING_MPSC_WORD(pos + k - 1, SHMRING_MPSC_EMPTY))
+				break;
+		}
+		if (!k) {
+			/* as try_reserve: stale head, full, or garbage */
+			uint64_t h = atomic_load_explicit(&sh->head, memory_order_relaxed);
+
+			if (h != pos) {
+				pos = h;
+				continue;
+			}
+			if ((w >> 2) == ((pos - q->nslots) & (UINT64_MAX >> 2)) &&
+			    SHMRING_MPSC_STATE(w) <= SHMRING_MPSC_READY)
+				return -EAGAIN;
+			return -EPROTO;
+		}
+		if (!atomic_compare_exchange_weak_explicit(&sh->head, &pos, pos + k,
+							   memory_order_relaxed,
+							   memory_order_relaxed))
+			continue;
+		for (j = 0; j < k; j++) {
+			struct shmring_mpsc_slot *s = shmring_mpsc__slot(q, pos + j);
+
+			want = SHMRING_MPSC_WORD(pos + j, SHMRING_MPSC_EMPTY);
+			atomic_store_explicit(&s->owner, q->pid, memory_order_relaxed);
+			if (!atomic_compare_exchange_strong_explicit(&s->state, &want,
+					SHMRING_MPSC_WORD(pos + j, SHMRING_MPSC_WRITING),
+					memory_order_acq_rel, memory_order_relaxed))
+				/* reclaimed meanwhile: its commit says -ESTALE */
+				atomic_fetch_add_explicit(&sh->stale, 1, memory_order_relaxed);
+		}
+		*first = pos;
+		return (int)k;
+	}
+	return -EBUSY;
+}
+
+/*
+ * Producer: copy up to n records (bufs[i], lens[i] bytes) in, as many as
+ * fit now, with one update of head per batch. Returns how many were
+ * pushed (1..n, in order), or -EAGAIN (none fitted), -EMSGSIZE (a record
+ * is longer than slot_bytes: nothing pushed), -EINVAL, or another negative
+ * errno. Every record refused because the ring was full adds one to the
+ * shared overrun counter. (A record whose slot a recovering consumer
+ * reclaimed meanwhile is lost and counted in stale, as with commit.)
+ */
+int shmring_mpsc_try_push_n(struct shmring_mpsc *q, const void *const *bufs,
+			    const uint32_t *lens, uint32_t n);
+
 /*
  * Producer: copy len bytes in as one record if a slot is free now.
  * Returns 0, -EAGAIN (full: the shared overrun counter is incremented),
