@@ -118,7 +118,11 @@ int shmring__dev_open(struct shmring_region *r, const struct shmring_opts_int *o
 	}
 	r->data_bytes = info.data_bytes;
 	r->meta_bytes = info.meta_bytes;
+	/* The page size the MMU uses: 2 MiB chunks without PMD mappings
+	 * (a kernel without THP, e.g. PREEMPT_RT) are mapped 4 KiB at a time. */
 	r->page_bytes = info.page_bytes ? info.page_bytes : SHMRING_SZ_4K;
+	if (!(q.features & SHMRING_FEAT_PMD) && r->page_bytes > SHMRING_SZ_4K)
+		r->page_bytes = SHMRING_SZ_4K;
 
 	p = mmap(NULL, 2 * r->data_bytes, prot, MAP_SHARED, fd, (off_t)q.off_data);
 	if (p == MAP_FAILED)
