@@ -354,8 +354,9 @@ TEST(mirror_aliasing_2m)
 	EXPECT_EQ(4 * MiB, r->data_bytes);
 	/* Backed by 2 MiB pages: mapped at a 2 MiB boundary so they can be
 	 * mapped as such (a kernel without THP has no reason to align). */
-	if (r->page_bytes == 2 * MiB || r->backend == SHMRING_BACKEND_SHM)
+	if (r->page_bytes == 2 * MiB || r->backend == SHMRING_BACKEND_SHM) {
 		EXPECT_EQ(0, (uintptr_t)r->data % (2 * MiB));
+	}
 	check_mirror(_metadata, r);
 	shmring_region_close(r);
 	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_AUTO));
@@ -532,10 +533,11 @@ TEST(ctrl_fields)
 	EXPECT_EQ(3 * 4096, k->meta_bytes);
 	/* The kernel reports its chunk size; the region the size the MMU
 	 * maps, smaller on a kernel without 2 MiB mappings. */
-	if (c->backend == SHMRING_BACKEND_SHM)
+	if (c->backend == SHMRING_BACKEND_SHM) {
 		EXPECT_EQ(c->page_bytes, k->page_bytes);
-	else
+	} else {
 		EXPECT_LE(c->page_bytes, k->page_bytes);
+	}
 	EXPECT_EQ(k->page_bytes == 2 * MiB, !!(k->ring_flags & SHMRING_INFO_HUGE));
 	EXPECT_EQ(1, k->attach_count);
 	EXPECT_GE(k->map_count, 3);
