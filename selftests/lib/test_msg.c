@@ -664,6 +664,7 @@ TEST(roles_and_options)
 	struct shmring_msg_view v;
 	struct shmring_stream *s;
 	unsigned char big[sizeof(o) + 16] __attribute__((aligned(8)));
+	struct shmring_msg_stats st;
 	char n[64], n2[64];
 	void *ptr;
 
@@ -677,7 +678,21 @@ TEST(roles_and_options)
 	/* one producer and one consumer at a time */
 	EXPECT_EQ(-EBUSY, shmring_msg_attach(n, SHMRING_MSG_PRODUCER, NULL, &x));
 	EXPECT_EQ(-EBUSY, shmring_msg_attach(n, SHMRING_MSG_CONSUMER, NULL, &x));
-	EXPECT_EQ(-EINVAL, shmring_msg_attach(n, 3, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_msg_attach(n, 4, NULL, &x));
+	EXPECT_EQ(-EINVAL, shmring_msg_create(n, SZ, SHMRING_MSG_OBSERVER, NULL, &x));
+	/* an observer maps read-only, sees the counters, moves no data */
+	ASSERT_EQ(0, shmring_msg_attach(n, SHMRING_MSG_OBSERVER, NULL, &x));
+	ASSERT_EQ(0, shmring_msg_send(p, "abc", 3, 0, 0));
+	ASSERT_EQ(0, shmring_msg_stats(x, &st));
+	EXPECT_EQ(SHMRING_MSG_REC_BYTES(3), st.prod_pos);
+	EXPECT_EQ(1U, st.prod_seq);
+	EXPECT_EQ((int32_t)getpid(), st.prod_pid);
+	EXPECT_EQ((int32_t)getpid(), st.cons_pid);
+	EXPECT_EQ(-EBADF, shmring_msg_peek(x, &v));
+	EXPECT_EQ(-EBADF, shmring_msg_send(x, "x", 1, 0, 0));
+	EXPECT_EQ(-EBADF, shmring_msg_consume(x, count_cb, &(int){0}, 1));
+	EXPECT_EQ(-EBADF, shmring_msg_wait(x, 0));
+	shmring_msg_close(x);
 	/* the policy is the creator's; asking for another is an error */
 	o.policy = SHMRING_MSG_DROP_NEWEST;
 	EXPECT_EQ(-EINVAL, shmring_msg_attach(n, SHMRING_MSG_PRODUCER, &o, &x));

@@ -419,7 +419,8 @@ static int msg_open(const char *name, uint64_t size, int role, int create,
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	if (role != SHMRING_MSG_PRODUCER && role != SHMRING_MSG_CONSUMER)
+	if (role != SHMRING_MSG_PRODUCER && role != SHMRING_MSG_CONSUMER &&
+	    (role != SHMRING_MSG_OBSERVER || create))
 		return -EINVAL;
 	ret = copy_opts(opts, &o);
 	if (ret)
@@ -433,7 +434,10 @@ static int msg_open(const char *name, uint64_t size, int role, int create,
 
 	memset(&ro, 0, sizeof(ro));
 	ro.size = sizeof(ro);
-	ro.flags = o.flags | (create ? SHMRING_F_CREATE : 0);
+	ro.flags = o.flags | (create ? SHMRING_F_CREATE : 0) |
+		   (role == SHMRING_MSG_OBSERVER ? SHMRING_F_RDONLY : 0);
+	if (!create)
+		ro.flags &= ~(SHMRING_F_EXCL | SHMRING_F_NOHUGE);
 	ro.backend = o.backend;
 	ro.mode = o.mode;
 	ro.numa_node = o.numa_node;
@@ -499,6 +503,10 @@ static int msg_open(const char *name, uint64_t size, int role, int create,
 	/* Publish our position every eighth of the ring. */
 	m->pub_batch = (m->mask + 1) / 8;
 
+	if (role == SHMRING_MSG_OBSERVER) {
+		*out = m;
+		return 0;
+	}
 	slot = role == SHMRING_MSG_PRODUCER ? &m->shared->prod_pid :
 					      &m->shared->cons_pid;
 	ret = msg_claim(slot);
@@ -550,7 +558,7 @@ void shmring_msg_close(struct shmring_msg *m)
 		if (!m->err)
 			shmring_msg__publish(m);
 		msg_unclaim(&m->shared->cons_pid);
-	} else {
+	} else if (m->role == SHMRING_MSG_PRODUCER) {
 		m->grant = -1;
 		msg_unclaim(&m->shared->prod_pid);
 	}

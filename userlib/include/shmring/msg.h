@@ -58,6 +58,8 @@ extern "C" {
 enum shmring_msg_role {
 	SHMRING_MSG_PRODUCER = 1,
 	SHMRING_MSG_CONSUMER = 2,
+	SHMRING_MSG_OBSERVER = 3,	/* attach only, read-only mapping:
+					 * stats() for tools, no data calls */
 };
 
 /* Full-ring policy (creation only; stored in hdr.param[1]). */
