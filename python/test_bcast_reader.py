@@ -33,6 +33,7 @@ except ImportError:
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import shmring_bcast as sb  # noqa: E402
 
 BACKEND = os.environ.get("SHMRING_BACKEND") or "shm"
