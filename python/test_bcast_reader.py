@@ -13,7 +13,6 @@ exits 1 on any failure.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import time
