@@ -79,6 +79,16 @@ static int check(const unsigned char *p, uint64_t len, uint64_t seed)
 	return 0;
 }
 
+static int check_byte(const unsigned char *p, size_t len, unsigned char v)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != v)
+			return -1;
+	return 0;
+}
+
 /*
  * One participant for `epochs` cycles: write its segment, barrier, check
  * every segment. With retry, each barrier uses a 1 ms timeout and is
@@ -368,6 +378,33 @@ TEST(bad_index_and_double_join)
 	EXPECT_EQ(-EMEDIUMTYPE, shmring_seg_join(other, 0, NULL, &x));
 	shmring_mpsc_close(m);
 	EXPECT_EQ(0, shmring_mpsc_unlink(other, SHMRING_BACKEND_AUTO));
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* N = 1: every barrier passes at once; banks alternate. */
+TEST(single_participant)
+{
+	struct shmring_seg *s;
+	char name[SHMRING_NAME_MAX];
+	uint32_t e, miss;
+	void *b0, *b1 = NULL;
+
+	uname_(name, "one");
+	ASSERT_EQ(0, shmring_seg_create(name, 1, 32, 0, NULL, &s));
+	EXPECT_EQ(1, shmring_seg_missing(s, &miss, 1));
+	EXPECT_EQ(0U, miss);
+	b0 = shmring_seg_mine(s);
+	for (e = 0; e < 10; e++) {
+		memset(shmring_seg_mine(s), (int)e, 32);
+		ASSERT_EQ(0, shmring_seg_barrier(s, SHMRING_SEG_FOREVER));
+		EXPECT_EQ(e + 1, shmring_seg_epoch(s));
+		EXPECT_EQ(0, check_byte(shmring_seg_peer(s, 0), 32, (unsigned char)e));
+		if (e == 0)
+			b1 = shmring_seg_mine(s);
+	}
+	EXPECT_NE(b0, b1);
+	EXPECT_EQ(b0, shmring_seg_mine(s));	/* epoch 10: bank 0 again */
+	shmring_seg_leave(s);
 	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
 }
 
