@@ -133,13 +133,15 @@ void *shmring_seg_mine(struct shmring_seg *s);
 
 /*
  * Segment index as completed by the last barrier this participant passed
- * (all zero before the first). NULL if index >= nparts.
+ * (before its first barrier: what the previous epoch left, zeros in a new
+ * region). NULL if index >= nparts.
  */
 const void *shmring_seg_peer(const struct shmring_seg *s, uint32_t index);
 
 /*
  * Arrive and wait (spin, then yield) until all nparts participants have
- * arrived, at most timeout_ns (SHMRING_SEG_FOREVER: no limit). Returns 0
+ * arrived, at most timeout_ns (SHMRING_SEG_FOREVER: no limit; 0: a few
+ * hundred polls). Returns 0
  * (the epoch advanced), -ETIMEDOUT (arrival withdrawn, state consistent,
  * call again), -EPROTO (corrupt barrier word; sticky).
  */
