@@ -19,7 +19,7 @@ Usage: scripts/demo.sh [options]
      "demo" on /dev/shmring, with /sys/kernel/debug/shmring/rings listed
      while they run; shmring-stream bench --backend device; rmmod; a dmesg
      check.
-  2. On the host: shmring-stream bench --compare --backend shm (shmring vs
+  2. On the host: shmring-stream bench --compare --rt --backend shm (shmring vs
      pipe vs 1 MiB pipe vs AF_UNIX vs single-core memcpy, with the CPU
      placement of every cross-core figure).
 
@@ -167,7 +167,7 @@ GUEST
 
 # ---- part 2: host, userspace fallback, with --compare --------------------
 host_part() {
-	local args=(bench --compare --backend shm --mib "$mib" --rounds "$rounds")
+	local args=(bench --compare --rt --backend shm --mib "$mib" --rounds "$rounds")
 
 	say "part 2: on this host (userspace fallback memory, /dev/shm): shmring vs pipe vs AF_UNIX vs memcpy"
 	echo "\$ ${stream#"$top"/} ${args[*]}"

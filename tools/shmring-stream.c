@@ -96,6 +96,7 @@ struct opts {
 	bool compare;
 	bool placement;
 	bool baseline;
+	int rt;			/* bench: SCHED_FIFO priority, 0 off */
 	int verify;		/* enum verify_mode */
 	int rounds;
 	int cpu_a, cpu_b;	/* bench: writer, reader; write/read: -1 */
@@ -205,6 +206,9 @@ static void usage_cmd(FILE *f, enum cmd c)
 "                 first round of each transport (default), every round, or\n"
 "                 never\n"
 "  --cpus A,B     the two CPUs (default 0,1)\n"
+"  --rt           run the writer, the reader, memcpy and the ping-pong at\n"
+"                 SCHED_FIFO priority 1 (root), so that other work on a\n"
+"                 shared machine does not preempt a sample half-way\n"
 "  --seed N       content seed (default 1)\n%s", common_ring);
 		break;
 	}
@@ -214,6 +218,7 @@ enum {
 	O_MIB = 256, O_SIZE, O_CHUNK, O_RING, O_CREATE, O_BACKEND, O_NOHUGE,
 	O_TIMEOUT, O_JSON, O_WARM, O_NOVERIFY, O_SEED, O_CPU, O_KEEP,
 	O_NOPLACE, O_ROUNDS, O_COMPARE, O_MEMCPY, O_VERIFY, O_CPUS, O_BASELINE,
+	O_RT,
 };
 
 #define W (1U << CMD_WRITE)
@@ -230,6 +235,7 @@ static const struct {
 	{ O_WARM, W }, { O_NOVERIFY, W }, { O_SEED, W | B }, { O_CPU, W | R },
 	{ O_KEEP, R }, { O_NOPLACE, R }, { O_ROUNDS, B }, { O_COMPARE, B },
 	{ O_MEMCPY, B }, { O_VERIFY, B }, { O_CPUS, B }, { O_BASELINE, B },
+	{ O_RT, B },
 };
 
 static const struct option long_opts[] = {
@@ -254,6 +260,7 @@ static const struct option long_opts[] = {
 	{ "verify", required_argument, NULL, O_VERIFY },
 	{ "cpus", required_argument, NULL, O_CPUS },
 	{ "baseline", no_argument, NULL, O_BASELINE },
+	{ "rt", no_argument, NULL, O_RT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -395,6 +402,9 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			break;
 		case O_BASELINE:
 			o->baseline = true;
+			break;
+		case O_RT:
+			o->rt = 1;
 			break;
 		case O_MEMCPY:
 			if (!tool_parse_u64(optarg, 1, 1 << 20, &v))
@@ -722,6 +732,7 @@ static int run_writer(struct xport *x, const struct xfer *p, struct wres *res)
 		}
 	}
 	res->timed_ns = tool_now_ns() - t0;
+	tool_rt_off();	/* bench --rt: the untimed rest at normal priority */
 	memcpy(t.magic, TRAILER_MAGIC, 8);
 	if (p->verify) {
 		vbuf = alloc_buf(p->chunk);
@@ -863,6 +874,7 @@ static int run_reader(struct xport *x, uint64_t chunk, struct rres *res)
 		res->measured_ns = tool_now_ns() - t_first;
 		res->measured_bytes = res->h.timed_bytes - res->first_bytes;
 	}
+	tool_rt_off();	/* bench --rt: the untimed rest at normal priority */
 	/* Verification: untimed, hashed. */
 	if (res->h.verify_bytes) {
 		sha = tool_sha_new();
@@ -1172,6 +1184,7 @@ static void bench_child_init(void)
 {
 	sigprocmask(SIG_SETMASK, &bench_oldmask, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	tool_rt_self();	/* best effort: without permission, normal policy */
 }
 
 /* Wait for pid until deadline (ns) or a stop signal; SIGKILL it then. */
@@ -1624,6 +1637,19 @@ static int cmd_bench(const struct opts *o)
 			 "%d available)", tool_cpu_count());
 		return TOOL_EXIT_USAGE;
 	}
+	if (o->rt) {
+		struct sched_param sp = { .sched_priority = o->rt };
+
+		/* Probe once so the user learns it had no effect. */
+		if (sched_setscheduler(0, SCHED_FIFO, &sp)) {
+			tool_errno(errno, "bench: --rt: SCHED_FIFO not permitted; running "
+				   "at normal priority");
+		} else {
+			sp.sched_priority = 0;
+			sched_setscheduler(0, SCHED_OTHER, &sp);
+			tool_set_rt(o->rt);
+		}
+	}
 	sigemptyset(&bench_sigs);
 	sigaddset(&bench_sigs, SIGINT);
 	sigaddset(&bench_sigs, SIGTERM);
@@ -1636,10 +1662,11 @@ static int cmd_bench(const struct opts *o)
 		return TOOL_EXIT_FAIL;
 	}
 	fprintf(f, "shmring-stream bench: %s per sample, chunk %s, ring %s, backend %s, "
-		"CPUs %d,%d, %d rounds%s\n",
+		"CPUs %d,%d, %d rounds%s%s\n",
 		tool_fmt_size(o->bytes, sz, sizeof(sz)), tool_fmt_size(o->chunk, cz, sizeof(cz)),
 		tool_fmt_size(o->ring, pg, sizeof(pg)), backend_name(o->backend),
-		o->cpu_a, o->cpu_b, o->rounds, o->compare ? ", --compare" : "");
+		o->cpu_a, o->cpu_b, o->rounds, o->compare ? ", --compare" : "",
+		o->rt ? ", SCHED_FIFO" : "");
 	fprintf(f, "figures: reader-side steady-state rate of the timed pass (copy in "
 		"from a buffer, copy out into a buffer); GB/s = 1e9 B/s\n");
 	for (int r = 1; r <= o->rounds && !b.fatal && !bench_interrupted(); r++) {

@@ -46,24 +46,70 @@ int tool_pin_self(int cpu)
 	return -err;
 }
 
-static int start_pinned(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
+static int rt_prio;
+
+void tool_set_rt(int prio)
+{
+	rt_prio = prio > 0 && prio < 100 ? prio : 0;
+}
+
+int tool_rt_self(void)
+{
+	struct sched_param sp = { .sched_priority = rt_prio };
+
+	if (!rt_prio)
+		return 0;
+	return -pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+}
+
+void tool_rt_off(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (rt_prio)
+		pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+}
+
+static int start_pinned_attr(pthread_t *t, int cpu, void *(*fn)(void *), void *arg,
+			     bool rt)
 {
 	pthread_attr_t attr;
 	cpu_set_t set;
 	int err;
 
-	if (cpu < 0 || cpu >= CPU_SETSIZE)
-		return -EINVAL;
 	err = pthread_attr_init(&attr);
 	if (err)
 		return -err;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	err = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (!err && rt) {
+		struct sched_param sp = { .sched_priority = rt_prio };
+
+		err = pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+		if (!err)
+			err = pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+		if (!err)
+			err = pthread_attr_setschedparam(&attr, &sp);
+	}
 	if (!err)
 		err = pthread_create(t, &attr, fn, arg);
 	pthread_attr_destroy(&attr);
 	return -err;
+}
+
+static int start_pinned(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
+{
+	int err;
+
+	if (cpu < 0 || cpu >= CPU_SETSIZE)
+		return -EINVAL;
+	if (rt_prio) {
+		err = start_pinned_attr(t, cpu, fn, arg, true);
+		if (err != -EPERM)
+			return err;
+	}
+	return start_pinned_attr(t, cpu, fn, arg, false);
 }
 
 int tool_run_on_cpu(int cpu, void *(*fn)(void *), void *arg)

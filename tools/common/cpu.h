@@ -25,6 +25,20 @@ int tool_cpu_count(void);
 /* Whether this process may run on cpu. */
 int tool_cpu_allowed(int cpu);
 
+/*
+ * Real-time priority for benchmark threads: after tool_set_rt(prio) with
+ * prio in 1..99, threads started by tool_run_on_cpu() and tool_pingpong()
+ * run SCHED_FIFO at prio (falling back to the normal policy if that is
+ * not permitted), and tool_rt_self() moves the calling thread. 0 turns it
+ * off. On a machine shared with other work this keeps a sample from being
+ * preempted half-way; the kernel's RT throttling still leaves 5% to others.
+ */
+void tool_set_rt(int prio);
+/* Apply the tool_set_rt() priority to the calling thread: 0 or -errno. */
+int tool_rt_self(void);
+/* Back to the normal policy (e.g. before long untimed work). */
+void tool_rt_off(void);
+
 /* Pin the calling thread to one CPU. Returns 0 or a negative errno. */
 int tool_pin_self(int cpu);
 
