@@ -238,6 +238,9 @@ TEST(bad_options)
 	o.mode = 01777;
 	EXPECT_EQ(-EINVAL, shmring_region_open(n, &o, &r));
 	o = mkopts(SHMRING_F_CREATE, 4096, 0);
+	o.numa_node = -2;
+	EXPECT_EQ(-EINVAL, shmring_region_open(n, &o, &r));
+	o = mkopts(SHMRING_F_CREATE, 4096, 0);
 	o.backend = 7;
 	EXPECT_EQ(-EINVAL, shmring_region_open(n, &o, &r));
 	o = mkopts(SHMRING_F_CREATE, 4096, 0);
@@ -694,6 +697,20 @@ TEST(shm_half_created_file)
 	shmring_region_close(r);
 	munmap(c, 4096);
 	close(fd);
+	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_SHM));
+
+	/* A creator that died before sizing leaves an empty file: CREATE
+	 * times out on it until it is unlinked, then works. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	o = mkopts(SHMRING_F_CREATE, 4096, 0);
+	o.timeout_ns = 20 * 1000 * 1000;
+	EXPECT_EQ(-ETIMEDOUT, shmring_region_open(n, &o, &r));
+	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_SHM));
+	ASSERT_EQ(0, shmring_region_open(n, &o, &r));
+	EXPECT_TRUE(r->created);
+	shmring_region_close(r);
 	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_SHM));
 }
 
