@@ -4,6 +4,8 @@
  * out of range, unknown flags, reserved fields, struct sizes, names, binding
  * rules and module limits, each with its exact errno.
  */
+#include <sys/wait.h>
+
 #include "shmring_test.h"
 #include "kselftest_harness.h"
 
@@ -614,6 +616,77 @@ TEST_F(dev, double_bind_is_ebusy)
 	ASSERT_EQ(0, kt_info(self->fd, &i));
 	EXPECT_EQ(1, i.attach_count);
 	EXPECT_EQ(0, strcmp(self->name, i.name));
+}
+
+/* Many processes CREATE (no EXCL) one name at once: exactly one creates it. */
+TEST_F(dev, concurrent_create_one_winner)
+{
+	enum { NPROC = 6 };
+	struct shared { uint64_t ids[NPROC]; uint32_t out[NPROC]; int err[NPROC]; volatile int go; } *sh;
+	pid_t pids[NPROC];
+	int k, created = 0, status;
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, sh);
+	memset(sh, 0, sizeof(*sh));
+	for (k = 0; k < NPROC; k++) {
+		pids[k] = fork();
+		ASSERT_LE(0, pids[k]);
+		if (pids[k] == 0) {
+			struct shmring_info i;
+			int fd = kt_open();
+
+			while (!sh->go)
+				;
+			sh->err[k] = kt_create_ex(fd, self->name, 4 * KT_MIB, 0, 0600, 0, &sh->out[k]);
+			if (!sh->err[k] && !kt_info(fd, &i))
+				sh->ids[k] = i.ring_id;
+			_exit(0);
+		}
+	}
+	__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
+	for (k = 0; k < NPROC; k++) {
+		ASSERT_EQ(pids[k], waitpid(pids[k], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	for (k = 0; k < NPROC; k++) {
+		EXPECT_EQ(0, sh->err[k]) TH_LOG("process %d", k);
+		created += sh->out[k] == SHMRING_CREATED;
+		EXPECT_EQ(sh->ids[0], sh->ids[k]);
+	}
+	EXPECT_EQ(1, created);
+	/* every process is gone: the ring lives on by its name only */
+	EXPECT_EQ(0, kt_attach(self->fd, self->name, 0));
+	munmap(sh, sizeof(*sh));
+}
+
+/* Rings come and go in numbers; the counters come back to where they were. */
+TEST_F(dev, many_rings_counters_balance)
+{
+	enum { N = 64 };
+	struct shmring_query q1;
+	int fds[N], k;
+	char n[SHMRING_NAME_MAX];
+
+	for (k = 0; k < N; k++) {
+		snprintf(n, sizeof(n), "kt-%d-n%d", (int)getpid(), k);
+		fds[k] = kt_new_ring(n, k % 2 ? KT_PAGE : KT_CHUNK);
+		ASSERT_LE(0, fds[k]) TH_LOG("ring %d: %s", k, strerror(-fds[k]));
+		if (k % 3 == 0)
+			ASSERT_EQ(0, kt_unlink(n));
+	}
+	ASSERT_EQ(0, kt_query(self->fd, &q1));
+	EXPECT_EQ(self->q.nr_rings + N, q1.nr_rings);
+	for (k = 0; k < N; k++) {
+		close(fds[k]);
+		if (k % 3) {
+			snprintf(n, sizeof(n), "kt-%d-n%d", (int)getpid(), k);
+			ASSERT_EQ(0, kt_unlink(n));
+		}
+	}
+	ASSERT_EQ(0, kt_query(self->fd, &q1));
+	EXPECT_EQ(self->q.nr_rings, q1.nr_rings);
+	EXPECT_EQ(self->q.used_bytes, q1.used_bytes);
 }
 
 /* ---- limits ---- */

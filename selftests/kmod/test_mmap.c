@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "shmring_test.h"
@@ -353,6 +354,137 @@ TEST_F(ring, rmmod_refused_while_open_or_mapped)
 	/* the module is still there */
 	EXPECT_EQ(0, access(SHMRING_DEV_PATH, F_OK));
 	EXPECT_EQ(0, access("/sys/module/shmring", F_OK));
+}
+
+/* ---- the kernel touching ring memory: GUP, zap and refault, splits ---- */
+
+/* process_vm_readv/writev pin the pages (GUP): 8 KiB across a 2 MiB seam. */
+static void gup_round_trip(struct __test_metadata *_metadata, int fd, uint64_t bytes)
+{
+	unsigned char *d, buf[8192], ref[8192];
+	struct iovec local, remote;
+	size_t off = KT_CHUNK - 4096, i;
+
+	d = kt_map(fd, SHMRING_OFF_DATA, bytes, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, d);
+	for (i = 0; i < sizeof(ref); i++)
+		ref[i] = (unsigned char)(i * 13 + 5);
+	local.iov_base = ref;
+	local.iov_len = sizeof(ref);
+	remote.iov_base = d + off;
+	remote.iov_len = sizeof(ref);
+	ASSERT_EQ(sizeof(ref), process_vm_writev(getpid(), &local, 1, &remote, 1, 0))
+		TH_LOG("process_vm_writev: %s", strerror(errno));
+	EXPECT_EQ(0, memcmp(ref, d + off, sizeof(ref)));
+	memset(buf, 0, sizeof(buf));
+	local.iov_base = buf;
+	ASSERT_EQ(sizeof(buf), process_vm_readv(getpid(), &local, 1, &remote, 1, 0))
+		TH_LOG("process_vm_readv: %s", strerror(errno));
+	EXPECT_EQ(0, memcmp(ref, buf, sizeof(buf)));
+	munmap(d, bytes);
+}
+
+TEST_F(ring, gup_works_on_ring_memory)
+{
+	char n[SHMRING_NAME_MAX];
+	int fd2;
+
+	gup_round_trip(_metadata, self->fd, RING);
+	/* a 4 KiB-page ring takes the PTE path */
+	fd2 = kt_open();
+	ASSERT_LE(0, fd2);
+	kt_name(n, "gup4k");
+	ASSERT_EQ(0, kt_create_ex(fd2, n, RING, 0, 0600,
+				  SHMRING_CREATE_EXCL | SHMRING_CREATE_NOHUGE, NULL));
+	EXPECT_EQ(0, kt_unlink(n));
+	gup_round_trip(_metadata, fd2, RING);
+	close(fd2);
+}
+
+/* Dropping the page tables of shared ring memory must not drop the data. */
+TEST_F(ring, madv_dontneed_keeps_data)
+{
+	volatile unsigned char *d;
+	struct shmring_info i0, i1;
+	size_t k;
+
+	d = kt_map(self->fd, SHMRING_OFF_DATA, RING, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, d);
+	for (k = 0; k < RING; k += 4096)
+		d[k] = (unsigned char)(k >> 12) | 1;
+	ASSERT_EQ(0, kt_info(self->fd, &i0));
+	ASSERT_EQ(0, madvise((void *)d, RING, MADV_DONTNEED));
+	for (k = 0; k < RING; k += 4096)
+		ASSERT_EQ((unsigned char)(k >> 12) | 1, d[k]) TH_LOG("offset %zu", k);
+	ASSERT_EQ(0, kt_info(self->fd, &i1));
+	/* it refaulted */
+	EXPECT_LT(i0.pmd_faults + i0.pte_faults, i1.pmd_faults + i1.pte_faults);
+	munmap((void *)d, RING);
+}
+
+/* Unmapping one 4 KiB page splits the VMA (and a 2 MiB entry). */
+TEST_F(ring, partial_munmap_splits_and_keeps_data)
+{
+	volatile unsigned char *d;
+	const struct shmring_ctrl *c = map_ctrl(self->fd);
+	size_t k, hole = 3 * 4096;
+
+	ASSERT_NE(NULL, c);
+	d = kt_map(self->fd, SHMRING_OFF_DATA, RING, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, d);
+	for (k = 0; k < RING; k += 2048)
+		d[k] = (unsigned char)(k >> 11) | 1;
+	EXPECT_EQ(2, c->map_count);
+	ASSERT_EQ(0, munmap((void *)(d + hole), 4096));
+	EXPECT_EQ(3, c->map_count);	/* CTRL + two DATA pieces */
+	for (k = 0; k < RING; k += 2048) {
+		if (k >= hole && k < hole + 4096)
+			continue;
+		ASSERT_EQ((unsigned char)(k >> 11) | 1, d[k]) TH_LOG("offset %zu", k);
+	}
+	/* write next to the hole, read back through a fresh mapping */
+	d[hole - 1] = 0xee;
+	d[hole + 4096] = 0xdd;
+	{
+		volatile unsigned char *e = kt_map(self->fd, SHMRING_OFF_DATA, RING, PROT_READ);
+
+		ASSERT_NE(MAP_FAILED, e);
+		EXPECT_EQ(0xee, e[hole - 1]);
+		EXPECT_EQ(0xdd, e[hole + 4096]);
+		EXPECT_EQ(4, c->map_count);
+		munmap((void *)e, RING);
+	}
+	munmap((void *)d, hole);
+	munmap((void *)(d + hole + 4096), RING - hole - 4096);
+	EXPECT_EQ(1, c->map_count);
+	munmap((void *)c, KT_PAGE);
+}
+
+/* Moving a mapping (same size) keeps the data and the count. */
+TEST_F(ring, mremap_move_keeps_data)
+{
+	volatile unsigned char *d, *n;
+	void *target;
+	const struct shmring_ctrl *c = map_ctrl(self->fd);
+
+	ASSERT_NE(NULL, c);
+	d = kt_map(self->fd, SHMRING_OFF_DATA, RING, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, d);
+	d[0] = 0x42;
+	d[RING - 1] = 0x24;
+	/* reserve a 2 MiB aligned target */
+	target = mmap(NULL, RING + KT_CHUNK, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, target);
+	target = (void *)(((uintptr_t)target + KT_CHUNK - 1) & ~(uintptr_t)(KT_CHUNK - 1));
+	n = mremap((void *)d, RING, RING, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+	ASSERT_NE(MAP_FAILED, n) TH_LOG("mremap: %s", strerror(errno));
+	EXPECT_EQ(0x42, n[0]);
+	EXPECT_EQ(0x24, n[RING - 1]);
+	n[1] = 0x43;
+	EXPECT_EQ(2, c->map_count);
+	munmap((void *)n, RING);
+	EXPECT_EQ(1, c->map_count);
+	munmap((void *)c, KT_PAGE);
 }
 
 /* ---- CTRL page ---- */
