@@ -23,6 +23,7 @@
 #include "kselftest_harness.h"
 
 #define SZ	4096U		/* the smallest ring: wraps often */
+#define HB	SHMRING_MSG_HDR_BYTES
 
 /* A unique ring name per test process, tag and call. */
 static const char *msg_name(char *buf, size_t len, const char *tag)
@@ -256,7 +257,8 @@ TEST(empty)
 					   SHMRING_MSG_WAIT));
 	EXPECT_EQ(-EPIPE, shmring_msg_wait(c, 0));
 	EXPECT_EQ(SZ, shmring_msg_size(c));
-	EXPECT_EQ(SZ - 32, shmring_msg_max_len(c));
+	EXPECT_EQ(SZ - SHMRING_MSG_HDR_BYTES - SHMRING_MSG_SLACK,
+		  shmring_msg_max_len(c));
 	close_pair(n, p, c);
 }
 
@@ -278,7 +280,7 @@ TEST(roundtrip_fields)
 	EXPECT_EQ(0U, v.gap);
 	EXPECT_EQ(0U, v.ts_ns);		/* no SHMRING_MSG_F_TIMESTAMP */
 	EXPECT_EQ(0, memcmp(v.data, "hello", 5));
-	/* records are 8-byte aligned, right after a 24-byte header */
+	/* records are 8-byte aligned, right after a 16-byte header */
 	EXPECT_EQ(0U, ((uintptr_t)v.data - SHMRING_MSG_HDR_BYTES) % 8);
 	/* peeking again gives the same record */
 	ASSERT_EQ(0, shmring_msg_peek(c, &v));
@@ -308,8 +310,14 @@ TEST(timestamps)
 	for (int i = 0; i < 3; i++)
 		ASSERT_EQ(0, shmring_msg_send(p, &i, sizeof(i), 0, 0));
 	t1 = shmring_msg__now_ns();
+	/* the header carries the timestamp: 24 bytes */
+	EXPECT_EQ(SZ - SHMRING_MSG_HDR_TS_BYTES - SHMRING_MSG_SLACK,
+		  shmring_msg_max_len(c));
 	for (int i = 0; i < 3; i++) {
 		ASSERT_EQ(0, shmring_msg_peek(c, &v));
+		EXPECT_EQ(shmring_msg_region(c)->data + (uint64_t)i * 32 +
+			  SHMRING_MSG_HDR_TS_BYTES, (const unsigned char *)v.data);
+		EXPECT_EQ(i, *(const int *)v.data);
 		EXPECT_GE(v.ts_ns, t0);
 		EXPECT_LE(v.ts_ns, t1);
 		EXPECT_GE(v.ts_ns, last);
@@ -365,8 +373,10 @@ TEST(full_drop_newest)
 		ASSERT_EQ(0, shmring_msg_send(p, &x, 8, 0, 0));
 	}
 	EXPECT_EQ(-ENOBUFS, shmring_msg_send(p, &x, 8, 0, 0));
-	/* what is left is exactly one empty record's header */
-	EXPECT_EQ(0, shmring_msg_send(p, &x, 0, 0, 0));
+	/* what is left takes exactly this many empty records */
+	for (i = 0; i < (SZ - SHMRING_MSG_SLACK - cap * SHMRING_MSG_REC_BYTES(8)) /
+			SHMRING_MSG_HDR_BYTES; i++)
+		EXPECT_EQ(0, shmring_msg_send(p, &x, 0, 0, 0));
 	EXPECT_EQ(-ENOBUFS, shmring_msg_send(p, &x, 0, 0, 0));
 	ASSERT_EQ(0, shmring_msg_stats(p, &st));
 	EXPECT_EQ(2U, st.drops);
@@ -459,7 +469,8 @@ TEST(max_size_default_ring)
 	EXPECT_EQ(0U, shmring_msg_size(p) & (shmring_msg_size(p) - 1));
 	EXPECT_LE(4096U, shmring_msg_size(p));
 	max = shmring_msg_max_len(p);
-	EXPECT_EQ(shmring_msg_size(p) - 32, (uint64_t)max);
+	EXPECT_EQ(shmring_msg_size(p) - SHMRING_MSG_HDR_BYTES - SHMRING_MSG_SLACK,
+		  (uint64_t)max);
 	buf = malloc(max);
 	ASSERT_NE(NULL, buf);
 	/* offset 0, then a small record, then max again: it wraps */
@@ -503,8 +514,8 @@ TEST(wrap_every_offset)
 			uint64_t f = d >= SZ ? d / 2 : d;
 
 			f &= ~(uint64_t)7;
-			ASSERT_EQ(0, shmring_msg_send(p, buf, (uint32_t)(f - 24), 9, 0));
-			ASSERT_EQ((int)(f - 24), shmring_msg_recv(c, buf, sizeof(buf),
+			ASSERT_EQ(0, shmring_msg_send(p, buf, (uint32_t)(f - HB), 9, 0));
+			ASSERT_EQ((int)(f - HB), shmring_msg_recv(c, buf, sizeof(buf),
 								  NULL, 0));
 			d -= f;
 			seq++;
@@ -611,6 +622,7 @@ TEST(drop_counts_and_gaps)
 	gaps += v.gap;
 	got++;
 	ASSERT_EQ(0, shmring_msg_release(c, &v));
+	ASSERT_EQ(0, shmring_msg_done(p));	/* publishes prod_seq */
 	ASSERT_EQ(0, shmring_msg_stats(c, &st));
 	EXPECT_LT(0U, drops);
 	EXPECT_EQ(drops, st.drops);
@@ -683,7 +695,10 @@ TEST(roles_and_options)
 	/* an observer maps read-only, sees the counters, moves no data */
 	ASSERT_EQ(0, shmring_msg_attach(n, SHMRING_MSG_OBSERVER, NULL, &x));
 	ASSERT_EQ(0, shmring_msg_send(p, "abc", 3, 0, 0));
+	/* positions are published lazily; done() publishes them */
+	ASSERT_EQ(0, shmring_msg_done(p));
 	ASSERT_EQ(0, shmring_msg_stats(x, &st));
+	EXPECT_EQ(1U, st.done);
 	EXPECT_EQ(SHMRING_MSG_REC_BYTES(3), st.prod_pos);
 	EXPECT_EQ(1U, st.prod_seq);
 	EXPECT_EQ((int32_t)getpid(), st.prod_pid);
@@ -738,12 +753,19 @@ TEST(roles_and_options)
 	close_pair(n, p, c);
 }
 
-/* A producer and a consumer can come back and carry on where they left. */
+/*
+ * A producer and a consumer can come back and carry on where they left,
+ * also after a producer died without closing (its pid slot is taken over,
+ * and the records it committed after its last published position are
+ * found by following the commit words).
+ */
 TEST(reattach_and_done)
 {
 	struct shmring_msg *p, *c;
 	struct shmring_msg_view v;
+	int status;
 	uint64_t x;
+	pid_t pid;
 	char n[64];
 
 	ASSERT_EQ(0, mk_pair(msg_name(n, sizeof(n), "reatt"), SZ,
@@ -755,21 +777,30 @@ TEST(reattach_and_done)
 	ASSERT_EQ(0, shmring_msg_done(p));
 	shmring_msg_close(p);
 	shmring_msg_close(c);
-	/* a producer that died between a commit and publishing prod_pos */
 	ASSERT_EQ(0, shmring_msg_attach(n, SHMRING_MSG_PRODUCER, NULL, &p));
 	EXPECT_EQ(10U, p->seq);
-	x = 10;
-	ASSERT_EQ(0, shmring_msg_send(p, &x, 8, 0, 0));
-	p->shared->prod_pos -= 3 * SHMRING_MSG_REC_BYTES(8);
-	p->shared->prod_seq -= 3;
+	EXPECT_EQ(10U * SHMRING_MSG_REC_BYTES(8), p->pos);
 	shmring_msg_close(p);
+	/* a producer that dies without closing */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (shmring_msg_attach(n, SHMRING_MSG_PRODUCER, NULL, &p))
+			_exit(1);
+		for (x = 10; x < 15; x++)
+			if (shmring_msg_send(p, &x, 8, 0, 0))
+				_exit(2);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ASSERT_EQ(0, shmring_msg_attach(n, SHMRING_MSG_PRODUCER, NULL, &p));
-	EXPECT_EQ(11U, p->seq);
-	EXPECT_EQ(11U * SHMRING_MSG_REC_BYTES(8), p->pos);
-	x = 11;
+	EXPECT_EQ(15U, p->seq);
+	EXPECT_EQ(15U * SHMRING_MSG_REC_BYTES(8), p->pos);
+	x = 15;
 	ASSERT_EQ(0, shmring_msg_send(p, &x, 8, 0, 0));
 	ASSERT_EQ(0, shmring_msg_attach(n, SHMRING_MSG_CONSUMER, NULL, &c));
-	for (x = 1; x < 12; x++) {
+	for (x = 1; x < 16; x++) {
 		ASSERT_EQ(0, shmring_msg_peek(c, &v));
 		EXPECT_EQ(x, v.seq);
 		EXPECT_EQ(0U, v.gap);
@@ -793,7 +824,7 @@ static struct shmring_msg_hdr *rec_at(struct shmring_msg *m, uint64_t pos)
 
 TEST(hostile_commit_word)
 {
-	static const uint32_t bad[] = { 1, 0x7fffffff, 0x80000000U | (SZ - 31),
+	static const uint32_t bad[] = { 1, 0x7fffffff, 0x80000000U | (SZ - 23),
 					0xffffffffU };
 	struct shmring_msg *p, *c;
 	struct shmring_msg_stats st;
@@ -876,11 +907,11 @@ TEST(hostile_positions)
 	EXPECT_EQ(-EPROTO, shmring_msg_attach(n, SHMRING_MSG_PRODUCER, NULL, &x));
 	c->shared->prod_pos = 0;
 	/* a chain of records longer than the ring */
-	for (uint64_t pos = 0; pos < 2 * SZ; pos += 32) {
+	for (uint64_t pos = 0; pos < 2 * SZ; pos += SHMRING_MSG_REC_BYTES(8)) {
 		struct shmring_msg_hdr *h = rec_at(c, pos);
 
 		h->word = SHMRING_MSG_COMMIT | 8;
-		h->seq = pos / 32;
+		h->seq = pos;
 	}
 	EXPECT_EQ(-EPROTO, shmring_msg_attach(n, SHMRING_MSG_PRODUCER, NULL, &x));
 	/* an odd consumer position refuses a new consumer */

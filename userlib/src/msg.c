@@ -21,8 +21,9 @@
 /* Smallest opts->size accepted (the first published version). */
 #define MSG_OPTS_VER0	48
 
-_Static_assert(sizeof(struct shmring_msg_hdr) == SHMRING_MSG_HDR_BYTES,
-	       "record header size");
+_Static_assert(sizeof(struct shmring_msg_hdr) == SHMRING_MSG_HDR_BYTES &&
+	       sizeof(struct shmring_msg_hdr_ts) == SHMRING_MSG_HDR_TS_BYTES,
+	       "record header sizes");
 _Static_assert(sizeof(struct shmring_msg_shared) == 3 * SHMRING_PAD,
 	       "shared layout: three pairs of cache lines");
 _Static_assert(sizeof(struct shmring_msg_opts) == MSG_OPTS_VER0,
@@ -83,7 +84,7 @@ static int msg_refresh(struct shmring_msg *m)
 
 int shmring_msg__reserve_slow(struct shmring_msg *m, uint32_t len, void **ptr)
 {
-	uint64_t rec = SHMRING_MSG_REC_BYTES(len);
+	uint64_t rec;
 	int ret;
 
 	if (!m || m->role != SHMRING_MSG_PRODUCER)
@@ -92,7 +93,9 @@ int shmring_msg__reserve_slow(struct shmring_msg *m, uint32_t len, void **ptr)
 		return m->err;
 	if (len > m->max_len)
 		return -EMSGSIZE;
+	rec = shmring_msg__rec(m, len);
 	if (m->pos + rec > m->limit) {
+		shmring_msg__publish_prod(m);
 		ret = msg_refresh(m);
 		if (ret)
 			return ret;
@@ -106,15 +109,14 @@ int shmring_msg__reserve_slow(struct shmring_msg *m, uint32_t len, void **ptr)
 					 __atomic_load_n(&m->shared->drops,
 							 __ATOMIC_RELAXED) + 1,
 					 __ATOMIC_RELAXED);
-			__atomic_store_n(&m->shared->prod_seq, m->seq,
-					 __ATOMIC_RELAXED);
+			shmring_msg__publish_prod(m);
 			return -ENOBUFS;
 		}
 		ret = shmring_msg_wait(m, len);
 		if (ret)
 			return ret;
 	}
-	*ptr = (unsigned char *)shmring_msg__at(m, m->pos) + SHMRING_MSG_HDR_BYTES;
+	*ptr = (unsigned char *)shmring_msg__at(m, m->pos) + m->hdr_bytes;
 	m->grant = len;
 	return 0;
 }
@@ -192,7 +194,7 @@ int shmring_msg_wait(struct shmring_msg *m, uint32_t len)
 	if (m->err)
 		return m->err;
 	if (m->role == SHMRING_MSG_PRODUCER) {
-		uint64_t rec = SHMRING_MSG_REC_BYTES(len), last = m->peer;
+		uint64_t rec = shmring_msg__rec(m, len), last = m->peer;
 
 		if (len > m->max_len)
 			return -EMSGSIZE;
@@ -271,6 +273,7 @@ int shmring_msg_done(struct shmring_msg *m)
 	if (m->err)
 		return m->err;
 	m->grant = -1;
+	shmring_msg__publish_prod(m);
 	/* Release: every commit happens before DONE. Pairs with the
 	 * acquire in msg_empty(). */
 	__atomic_fetch_or(&m->shared->prod_flags, SHMRING_MSG_PF_DONE,
@@ -387,7 +390,7 @@ static int msg_find_end(struct shmring_msg *m)
 
 		if (!w)
 			break;
-		rec = SHMRING_MSG_REC_BYTES(w & ~SHMRING_MSG_COMMIT);
+		rec = shmring_msg__rec(m, w & ~SHMRING_MSG_COMMIT);
 		if (!(w & SHMRING_MSG_COMMIT) ||
 		    (w & ~SHMRING_MSG_COMMIT) > m->max_len ||
 		    h->seq < s || p + rec - c > size - SHMRING_MSG_SLACK)
@@ -399,8 +402,7 @@ static int msg_find_end(struct shmring_msg *m)
 	m->seq = s;
 	m->peer = c;
 	m->limit = c + size - SHMRING_MSG_SLACK;
-	__atomic_store_n(&sh->prod_seq, s, __ATOMIC_RELAXED);
-	__atomic_store_n(&sh->prod_pos, p, __ATOMIC_RELEASE);
+	shmring_msg__publish_prod(m);
 	return 0;
 }
 
@@ -498,7 +500,9 @@ static int msg_open(const char *name, uint64_t size, int role, int create,
 	m->ring_flags = h->flags;
 	m->spin = o.spin ? o.spin : SHMRING_MSG_SPIN;
 	m->wait_timeout_ns = o.wait_timeout_ns;
-	dsz -= SHMRING_MSG_HDR_BYTES + SHMRING_MSG_SLACK;
+	m->hdr_bytes = (m->ring_flags & SHMRING_MSG_F_TIMESTAMP) ?
+		       SHMRING_MSG_HDR_TS_BYTES : SHMRING_MSG_HDR_BYTES;
+	dsz -= m->hdr_bytes + SHMRING_MSG_SLACK;
 	m->max_len = dsz > 0x7ffffff8U ? 0x7ffffff8U : (uint32_t)dsz;
 	/* Publish our position every eighth of the ring. */
 	m->pub_batch = (m->mask + 1) / 8;
@@ -560,6 +564,8 @@ void shmring_msg_close(struct shmring_msg *m)
 		msg_unclaim(&m->shared->cons_pid);
 	} else if (m->role == SHMRING_MSG_PRODUCER) {
 		m->grant = -1;
+		if (!m->err)
+			shmring_msg__publish_prod(m);
 		msg_unclaim(&m->shared->prod_pid);
 	}
 	shmring_region_close(m->region);

@@ -3,9 +3,10 @@
  * libshmring: SPSC variable-size message ring (SHMRING_KIND_MSG).
  *
  * One producer and one consumer (processes or threads) exchange records of
- * 0 .. max_len bytes through a named ring. Every record starts with a 24-byte
- * header (commit word with the length, type, flags, sequence number,
- * producer timestamp) and is padded to 8 bytes. DATA is mapped twice back to
+ * 0 .. max_len bytes through a named ring. Every record starts with a 16-byte
+ * header (commit word with the length, type, flags, sequence number; plus an
+ * 8-byte producer timestamp in rings created with SHMRING_MSG_F_TIMESTAMP)
+ * and is padded to 8 bytes. DATA is mapped twice back to
  * back, so a record is always one contiguous span and never split or padded
  * at the wrap.
  *
@@ -78,20 +79,27 @@ enum shmring_msg_policy {
 
 /*
  * Record header, at an 8-byte aligned position of DATA. word is 0 until
- * the record is committed, then SHMRING_MSG_COMMIT | len. The payload
- * follows; the next record starts at the next multiple of 8.
+ * the record is committed, then SHMRING_MSG_COMMIT | len. In a ring with
+ * SHMRING_MSG_F_TIMESTAMP the header has ts_ns as well (struct
+ * shmring_msg_hdr_ts). The payload follows; the next record starts at the
+ * next multiple of 8.
  */
 struct shmring_msg_hdr {
 	uint32_t word;		/* atomic: commit word */
 	uint16_t type;		/* user's record type */
 	uint16_t flags;		/* user's record flags */
 	uint64_t seq;		/* sequence number (drops leave gaps) */
-	uint64_t ts_ns;		/* CLOCK_MONOTONIC at commit, or 0 */
+};
+
+struct shmring_msg_hdr_ts {
+	struct shmring_msg_hdr h;
+	uint64_t ts_ns;		/* CLOCK_MONOTONIC at commit */
 };
 
 #define SHMRING_MSG_COMMIT	0x80000000U
-#define SHMRING_MSG_HDR_BYTES	24U
-/* Bytes a record of len payload bytes takes in DATA. */
+#define SHMRING_MSG_HDR_BYTES	16U	/* header without timestamp */
+#define SHMRING_MSG_HDR_TS_BYTES	24U	/* with SHMRING_MSG_F_TIMESTAMP */
+/* Bytes a record of len payload bytes takes in a ring without timestamps. */
 #define SHMRING_MSG_REC_BYTES(len) \
 	(SHMRING_MSG_HDR_BYTES + (((uint64_t)(len) + 7) & ~(uint64_t)7))
 /* The producer always keeps 8 free bytes for the next commit word. */
@@ -179,6 +187,7 @@ struct shmring_msg {
 	uint64_t pub_batch;	/* consumer: publish after this many bytes */
 	uint32_t max_len;	/* largest payload */
 	uint32_t ring_flags;	/* SHMRING_MSG_F_* */
+	uint32_t hdr_bytes;	/* record header: 16, or 24 with timestamps */
 	int role;		/* enum shmring_msg_role */
 	int err;		/* sticky negative errno, 0 while healthy */
 	/* cold */
@@ -278,6 +287,19 @@ static inline struct shmring_msg_hdr *shmring_msg__at(const struct shmring_msg *
 	return (struct shmring_msg_hdr *)(void *)(m->data + (pos & m->mask));
 }
 
+/* Producer: publish position and sequence number for tools and re-attach. */
+static inline void shmring_msg__publish_prod(struct shmring_msg *m)
+{
+	__atomic_store_n(&m->shared->prod_seq, m->seq, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->shared->prod_pos, m->pos, __ATOMIC_RELEASE);
+}
+
+/* Bytes a record of len payload bytes takes in this ring. */
+static inline uint64_t shmring_msg__rec(const struct shmring_msg *m, uint64_t len)
+{
+	return m->hdr_bytes + ((len + 7) & ~(uint64_t)7);
+}
+
 /*
  * Producer, zero-copy: reserve room for a record of len payload bytes and
  * point *ptr at its payload. Returns 0; -ENOBUFS (DROP_NEWEST, ring full:
@@ -289,9 +311,8 @@ static inline int shmring_msg_reserve(struct shmring_msg *m, uint32_t len,
 				      void **ptr)
 {
 	if (m->role == SHMRING_MSG_PRODUCER && !m->err && len <= m->max_len &&
-	    m->pos + SHMRING_MSG_REC_BYTES(len) <= m->limit) {
-		*ptr = (unsigned char *)shmring_msg__at(m, m->pos) +
-		       SHMRING_MSG_HDR_BYTES;
+	    m->pos + shmring_msg__rec(m, len) <= m->limit) {
+		*ptr = (unsigned char *)shmring_msg__at(m, m->pos) + m->hdr_bytes;
 		m->grant = len;
 		return 0;
 	}
@@ -314,9 +335,10 @@ static inline int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
 	h->type = type;
 	h->flags = flags;
 	h->seq = m->seq;
-	h->ts_ns = (m->ring_flags & SHMRING_MSG_F_TIMESTAMP) ?
-		   shmring_msg__now_ns() : 0;
-	next = m->pos + SHMRING_MSG_REC_BYTES(len);
+	if (m->ring_flags & SHMRING_MSG_F_TIMESTAMP)
+		((struct shmring_msg_hdr_ts *)(void *)h)->ts_ns =
+			shmring_msg__now_ns();
+	next = m->pos + shmring_msg__rec(m, len);
 	/*
 	 * The next record's commit word must read 0 before this one is
 	 * visible: the consumer goes there next. Reservation kept 8 bytes
@@ -329,9 +351,12 @@ static inline int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
 	m->pos = next;
 	m->seq++;
 	m->grant = -1;
-	/* For tools and a later producer only; the consumer never reads it. */
-	__atomic_store_n(&m->shared->prod_seq, m->seq, __ATOMIC_RELAXED);
-	__atomic_store_n(&m->shared->prod_pos, next, __ATOMIC_RELEASE);
+	/*
+	 * For tools and a later producer only (the consumer never reads
+	 * them): every 64 records, and on every slow path, done and close.
+	 */
+	if (!(m->seq & 63))
+		shmring_msg__publish_prod(m);
 	return 0;
 }
 
@@ -376,15 +401,16 @@ static inline int shmring_msg__parse(struct shmring_msg *m, uint64_t pos,
 	if ((w & SHMRING_MSG_COMMIT) && len <= m->max_len && !m->err) {
 		s = h->seq;
 		if (s >= seq) {
-			v->data = (const unsigned char *)h +
-				  SHMRING_MSG_HDR_BYTES;
+			v->data = (const unsigned char *)h + m->hdr_bytes;
 			v->len = len;
 			v->type = h->type;
 			v->flags = h->flags;
 			v->seq = s;
-			v->ts_ns = h->ts_ns;
+			v->ts_ns = (m->ring_flags & SHMRING_MSG_F_TIMESTAMP) ?
+				   ((const struct shmring_msg_hdr_ts *)
+					    (const void *)h)->ts_ns : 0;
 			v->gap = s - seq;
-			v->_next = pos + SHMRING_MSG_REC_BYTES(len);
+			v->_next = pos + shmring_msg__rec(m, len);
 			return 0;
 		}
 	}
