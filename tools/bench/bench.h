@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shmring-bench internals: one sample is one run of one ring kind (or
+ * peer) at one record size, with producer and consumer processes forked
+ * and pinned by the driver (shmring-bench.c). The driver passes every
+ * worker a struct bench_ctl in MAP_SHARED memory; the workers of a kind
+ * (bench_shmring.c, bench_peers.c, bench_boost.cpp) meet at a start
+ * barrier, move their records and write their counts back into it.
+ */
+#ifndef SHMRING_BENCH_H
+#define SHMRING_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BENCH_MAX_WORKERS	4
+#define BENCH_BATCH		32	/* consumer batch where the API has one */
+#define BENCH_NAME_MAX		64
+/* Payload bytes per ring: slots = BENCH_RING_PAYLOAD / size. */
+#define BENCH_RING_PAYLOAD	(1U << 20)
+
+static inline uint64_t bench_slots(uint32_t size)
+{
+	uint64_t n = BENCH_RING_PAYLOAD / (size < 8 ? 8 : size), p = 64;
+
+	while (p * 2 <= n)
+		p *= 2;
+	return p;	/* a power of two, at least 64 */
+}
+
+/* Per-worker results, written only by that worker. */
+struct bench_wres {
+	uint64_t msgs;		/* records moved (sent or received) */
+	uint64_t missed;	/* broadcast consumer: entries lapped */
+	uint64_t t_end_ns;	/* CLOCK_MONOTONIC when it finished */
+	int64_t err;		/* 0 or a negative errno */
+	char why[96];		/* what went wrong, for the message */
+	unsigned char pad[8];
+};
+
+/*
+ * Shared between the driver and the workers of one sample. Fixed-size
+ * header; the latency array and the peers' ring memory follow it in the
+ * same mapping (lat_off, ring_off).
+ */
+struct bench_ctl {
+	/* set by the driver before forking */
+	uint32_t size;		/* record bytes */
+	uint32_t nprod;		/* producer workers */
+	uint32_t ncons;		/* consumer workers */
+	uint32_t latency;	/* 1: paced latency run */
+	uint64_t msgs;		/* records per producer */
+	uint64_t pace_ns;	/* latency: interval between records */
+	uint64_t timeout_ns;	/* a worker gives up after this long */
+	uint64_t slots;		/* ring capacity in records */
+	uint32_t backend;	/* shmring rings: enum shmring_backend */
+	uint32_t nohuge;	/* shmring rings: SHMRING_F_NOHUGE */
+	char name[BENCH_NAME_MAX];	/* shmring rings: unique ring name */
+	uint64_t lat_off;	/* offset of uint64_t lat[msgs] (latency) */
+	uint64_t ring_off;	/* offset of the peers' ring memory */
+	uint64_t ring_bytes;
+	/* protocol: accessed with __atomic builtins (C and C++) */
+	uint32_t created;	/* the creating worker's ring exists */
+	uint32_t ready;		/* workers attached and waiting */
+	uint32_t go;		/* driver: start now */
+	uint32_t abort;		/* someone failed: everyone stop */
+	uint32_t cons_done;	/* consumers finished (bcast) */
+	uint32_t prod_done;	/* producers finished */
+	uint64_t t_go_ns;		/* set just before go */
+	struct bench_wres w[BENCH_MAX_WORKERS];	/* producers first */
+};
+
+static inline uint64_t *bench_lat(struct bench_ctl *c)
+{
+	return (uint64_t *)(void *)((unsigned char *)c + c->lat_off);
+}
+
+static inline void *bench_ring_mem(struct bench_ctl *c)
+{
+	return (unsigned char *)c + c->ring_off;
+}
+
+/* A ring kind or peer. */
+struct bench_kind {
+	const char *name;	/* "shmring-msg", "ck_ring", ... */
+	const char *how;	/* how N bytes are carried */
+	uint32_t nprod, ncons;
+	int peer;		/* 1: a peer, compared against */
+	int spsc;		/* 1: SPSC (ratios vs the best peer) */
+	int latency;		/* 1: has a latency run */
+	/* Bytes of ring memory the driver provides (peers), 0: none. */
+	uint64_t (*ring_bytes)(uint32_t size, uint64_t slots);
+	/* Driver, in the mapping, before forking. 0 or -errno. */
+	int (*init)(struct bench_ctl *c);
+	/* Worker idx (producers 0..nprod-1, then consumers). 0 or -errno. */
+	int (*run)(struct bench_ctl *c, int idx);
+	/* Driver, after the sample (unlink names). */
+	void (*fini)(struct bench_ctl *c);
+};
+
+/* Worker helpers (bench_common in shmring-bench.c). */
+uint64_t bench_now(void);
+/* Wait for go; false on abort or timeout. */
+int bench_start(struct bench_ctl *c, int idx);
+/* Record a failure of worker idx and abort the sample; returns err. */
+int bench_fail(struct bench_ctl *c, int idx, int err, const char *why);
+/* Has the sample been aborted or has the worker's time run out? */
+int bench_stop(struct bench_ctl *c, uint64_t deadline);
+/* Pace: spin until t. */
+void bench_wait_until(uint64_t t);
+
+/*
+ * Record contents. Word 0 is the record number of its producer (with the
+ * producer's index in bits 56..63) or, in latency runs, the send
+ * timestamp; the last word of a record of 16 bytes or more is its bitwise
+ * complement, so a torn or partial copy is detected.
+ */
+static inline void bench_fill(unsigned char *buf, uint32_t size, uint64_t w0)
+{
+	uint64_t inv = ~w0;
+
+	__builtin_memcpy(buf, &w0, 8);
+	if (size >= 16)
+		__builtin_memcpy(buf + size - 8, &inv, 8);
+}
+
+/* 0 if buf holds record w0, else -EPROTO. */
+static inline int bench_check(const unsigned char *buf, uint32_t size, uint64_t w0)
+{
+	uint64_t a, b;
+
+	__builtin_memcpy(&a, buf, 8);
+	if (a != w0)
+		return -1;
+	if (size >= 16) {
+		__builtin_memcpy(&b, buf + size - 8, 8);
+		if (b != ~w0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Latency records: word 0 the timestamp, strictly increasing. */
+static inline uint64_t bench_word0(const unsigned char *buf)
+{
+	uint64_t a;
+
+	__builtin_memcpy(&a, buf, 8);
+	return a;
+}
+
+extern const struct bench_kind bench_shmring_msg, bench_shmring_mpsc1,
+	bench_shmring_mpsc2, bench_shmring_bcast1, bench_shmring_bcast3,
+	bench_peer_ck, bench_peer_rte, bench_peer_boost;
+
+/* Boost peer (C++): bytes for the queue, placement-new init, worker. */
+uint64_t bench_boost_bytes(uint32_t size, uint64_t slots);
+int bench_boost_init(struct bench_ctl *c);
+int bench_boost_run(struct bench_ctl *c, int idx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMRING_BENCH_H */

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shmring-bench worker for Boost.Lockfree's spsc_queue. The queue has a
+ * compile-time capacity, so all of it (indices and slots, no pointers)
+ * sits in the MAP_SHARED memory the driver provides; it is constructed
+ * there with placement new before the fork, and producer and consumer are
+ * processes like every other kind. A record of N bytes is a
+ * std::array<unsigned char, N>: push() copies it into the slot by value,
+ * pop(out, 32) copies up to 32 out.
+ */
+#include "bench.h"
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <sched.h>
+
+#include <boost/lockfree/spsc_queue.hpp>
+
+namespace {
+
+constexpr unsigned int polls_per_yield = 4096;
+
+template <uint32_t N>
+using rec = std::array<unsigned char, N>;
+
+template <uint32_t N>
+using queue = boost::lockfree::spsc_queue<rec<N>,
+	boost::lockfree::capacity<BENCH_RING_PAYLOAD / N>>;
+
+int idle(bench_ctl *c, uint32_t *polls, uint64_t deadline)
+{
+	if (++*polls % polls_per_yield)
+		return 0;
+	sched_yield();
+	return bench_stop(c, deadline);
+}
+
+template <uint32_t N>
+int run(bench_ctl *c, int idx)
+{
+	static rec<N> buf[BENCH_BATCH];
+	auto *q = static_cast<queue<N> *>(bench_ring_mem(c));
+	uint64_t prev = 0, n = 0;
+	uint32_t polls = 0;
+
+	if (!bench_start(c, idx))
+		return 0;
+	uint64_t deadline = bench_now() + c->timeout_ns;
+	if (idx == 0) {
+		uint64_t t0 = bench_now();
+
+		for (uint64_t i = 0; i < c->msgs; i++) {
+			uint64_t w0 = i;
+
+			if (c->latency) {
+				bench_wait_until(t0 + i * c->pace_ns);
+				w0 = bench_now();
+			}
+			bench_fill(buf[0].data(), N, w0);
+			while (!q->push(buf[0]))
+				if (idle(c, &polls, deadline))
+					return bench_fail(c, idx, -ETIMEDOUT,
+							  "producer stopped waiting");
+		}
+	} else {
+		while (n < c->msgs) {
+			size_t k = q->pop(buf, BENCH_BATCH);
+
+			if (!k) {
+				if (idle(c, &polls, deadline))
+					return bench_fail(c, idx, -ETIMEDOUT,
+							  "consumer stopped waiting");
+				continue;
+			}
+			for (size_t j = 0; j < k; j++, n++) {
+				int bad;
+
+				if (c->latency) {
+					uint64_t now = bench_now();
+					uint64_t w0 = bench_word0(buf[j].data());
+
+					bad = w0 <= prev || w0 > now;
+					prev = w0;
+					if (!bad && n < c->msgs)
+						bench_lat(c)[n] = now - w0;
+				} else {
+					bad = bench_check(buf[j].data(), N, n);
+				}
+				if (bad)
+					return bench_fail(c, idx, -EPROTO,
+							  "record lost, reordered or torn");
+			}
+		}
+	}
+	c->w[idx].msgs = c->msgs;
+	c->w[idx].t_end_ns = bench_now();
+	return 0;
+}
+
+} // namespace
+
+extern "C" uint64_t bench_boost_bytes(uint32_t size, uint64_t slots)
+{
+	switch (size) {
+	case 8:
+		return slots == BENCH_RING_PAYLOAD / 8 ? sizeof(queue<8>) : 0;
+	case 64:
+		return slots == BENCH_RING_PAYLOAD / 64 ? sizeof(queue<64>) : 0;
+	case 512:
+		return slots == BENCH_RING_PAYLOAD / 512 ? sizeof(queue<512>) : 0;
+	case 4096:
+		return slots == BENCH_RING_PAYLOAD / 4096 ? sizeof(queue<4096>) : 0;
+	default:
+		return 0;	/* instantiated for these sizes only */
+	}
+}
+
+extern "C" int bench_boost_init(bench_ctl *c)
+{
+	void *m = bench_ring_mem(c);
+
+	switch (c->size) {
+	case 8:
+		new (m) queue<8>();
+		return 0;
+	case 64:
+		new (m) queue<64>();
+		return 0;
+	case 512:
+		new (m) queue<512>();
+		return 0;
+	case 4096:
+		new (m) queue<4096>();
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+extern "C" int bench_boost_run(bench_ctl *c, int idx)
+{
+	switch (c->size) {
+	case 8:
+		return run<8>(c, idx);
+	case 64:
+		return run<64>(c, idx);
+	case 512:
+		return run<512>(c, idx);
+	case 4096:
+		return run<4096>(c, idx);
+	default:
+		return -EINVAL;
+	}
+}

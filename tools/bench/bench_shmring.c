@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: MIT
+/*
+ * shmring-bench workers for the shmring ring kinds. Each worker is its own
+ * process: the creating side makes a fresh ring of the sample's unique
+ * name, the others attach to it by name, as two programs would.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <shmring/bcast.h>
+#include <shmring/mpsc.h>
+#include <shmring/msg.h>
+
+/* Polls of an empty or full ring before one sched_yield(). */
+#define POLLS_PER_YIELD	4096U
+
+/* Largest record the tool sends (see the --sizes check). */
+#define REC_MAX		65536U
+
+/*
+ * Wait loop step for an empty or full ring: every POLLS_PER_YIELD polls
+ * yield the CPU (a worker may share it with another one) and check for
+ * abort and the deadline. Returns nonzero when the worker must stop.
+ */
+static int idle(struct bench_ctl *c, uint32_t *polls, uint64_t deadline)
+{
+	if (++*polls % POLLS_PER_YIELD)
+		return 0;
+	sched_yield();
+	return bench_stop(c, deadline);
+}
+
+/* Wait until the creating worker has made the ring. */
+static int wait_created(struct bench_ctl *c, int idx)
+{
+	uint64_t deadline = bench_now() + c->timeout_ns;
+	uint32_t polls = 0;
+
+	while (!__atomic_load_n(&c->created, __ATOMIC_ACQUIRE))
+		if (idle(c, &polls, deadline))
+			return bench_fail(c, idx, -ETIMEDOUT, "ring never created");
+	return 0;
+}
+
+static void finish(struct bench_ctl *c, int idx, uint64_t msgs)
+{
+	c->w[idx].msgs = msgs;
+	c->w[idx].t_end_ns = bench_now();
+}
+
+/* Word 0 of record i of producer idx: a timestamp when timing latency. */
+static uint64_t next_word(struct bench_ctl *c, int idx, uint64_t i, uint64_t t0)
+{
+	if (c->latency) {
+		bench_wait_until(t0 + i * c->pace_ns);
+		return bench_now();
+	}
+	return ((uint64_t)idx << 56) | i;
+}
+
+/* Latency bookkeeping of a consumer: one record with word 0 seen. */
+static int lat_record(struct bench_ctl *c, uint64_t n, uint64_t w0, uint64_t *prev)
+{
+	uint64_t now = bench_now();
+
+	if (w0 <= *prev || w0 > now)
+		return -1;
+	*prev = w0;
+	if (n < c->msgs)
+		bench_lat(c)[n] = now - w0;
+	return 0;
+}
+
+/* ---- SPSC message ring ------------------------------------------------ */
+
+static int msg_run(struct bench_ctl *c, int idx)
+{
+	static unsigned char buf[REC_MAX];
+	struct shmring_msg_view v[BENCH_BATCH];
+	struct shmring_msg_opts o;
+	struct shmring_msg *m = NULL;
+	uint64_t i, n = 0, prev = 0, deadline, t0;
+	uint32_t polls = 0;
+	int ret, k, j;
+
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.backend = c->backend;
+	o.policy = SHMRING_MSG_BLOCK;
+	o.wait_timeout_ns = c->timeout_ns;
+	if (idx == 0) {
+		o.flags = SHMRING_F_EXCL | (c->nohuge ? SHMRING_F_NOHUGE : 0);
+		ret = shmring_msg_create(c->name, c->slots * SHMRING_MSG_REC_BYTES(c->size),
+					 SHMRING_MSG_PRODUCER, &o, &m);
+		if (ret)
+			return bench_fail(c, idx, ret, "shmring_msg_create");
+		__atomic_store_n(&c->created, 1, __ATOMIC_RELEASE);
+		if (!bench_start(c, idx))
+			goto out;
+		t0 = bench_now();
+		for (i = 0; i < c->msgs; i++) {
+			bench_fill(buf, c->size, next_word(c, idx, i, t0));
+			ret = shmring_msg_send(m, buf, c->size, 0, 0);
+			if (ret) {
+				bench_fail(c, idx, ret, "shmring_msg_send");
+				goto out;
+			}
+		}
+		shmring_msg_done(m);
+		finish(c, idx, c->msgs);
+		goto out;
+	}
+	ret = wait_created(c, idx);
+	if (ret)
+		return ret;
+	ret = shmring_msg_attach(c->name, SHMRING_MSG_CONSUMER, &o, &m);
+	if (ret)
+		return bench_fail(c, idx, ret, "shmring_msg_attach");
+	if (!bench_start(c, idx))
+		goto out;
+	deadline = bench_now() + c->timeout_ns;
+	while (n < c->msgs) {
+		k = shmring_msg_peek_batch(m, v, BENCH_BATCH);
+		if (k == -EAGAIN) {
+			if (idle(c, &polls, deadline)) {
+				bench_fail(c, idx, -ETIMEDOUT, "consumer stopped waiting");
+				goto out;
+			}
+			continue;
+		}
+		if (k < 0) {
+			bench_fail(c, idx, k, k == -EPIPE ? "producer ended early" :
+				   "shmring_msg_peek_batch");
+			goto out;
+		}
+		for (j = 0; j < k; j++, n++) {
+			if (v[j].len != c->size || v[j].gap) {
+				bench_fail(c, idx, -EPROTO, "wrong length or sequence gap");
+				goto out;
+			}
+			memcpy(buf, v[j].data, v[j].len);
+			if (c->latency ? lat_record(c, n, bench_word0(buf), &prev) :
+			    bench_check(buf, c->size, n)) {
+				bench_fail(c, idx, -EPROTO, "record lost, reordered or torn");
+				goto out;
+			}
+		}
+		shmring_msg_release(m, &v[k - 1]);
+	}
+	finish(c, idx, n);
+out:
+	shmring_msg_close(m);
+	return c->w[idx].err ? (int)c->w[idx].err : 0;
+}
+
+static void msg_fini(struct bench_ctl *c)
+{
+	shmring_msg_unlink(c->name, c->backend);
+}
+
+const struct bench_kind bench_shmring_msg = {
+	.name = "shmring-msg",
+	.how = "SPSC message ring, process to process by name: send() copies N bytes "
+	       "into the record (24-byte header), consumer peek_batch(32) + memcpy out + release",
+	.nprod = 1, .ncons = 1, .spsc = 1, .latency = 1,
+	.run = msg_run, .fini = msg_fini,
+};
+
+/* ---- MPSC ring ---------------------------------------------------------- */
+
+static int mpsc_run(struct bench_ctl *c, int idx)
+{
+	static unsigned char buf[REC_MAX];
+	struct shmring_mpsc_opts o;
+	struct shmring_mpsc *q = NULL;
+	struct shmring_mpsc_rec rec = { NULL, 0, 0, 0 };
+	uint64_t next[BENCH_MAX_WORKERS] = { 0 };
+	uint64_t i, n = 0, prev = 0, total, deadline, t0, ticket, w0;
+	uint32_t polls = 0, p;
+	void *slot;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.backend = c->backend;
+	if ((uint32_t)idx < c->nprod) {
+		ret = wait_created(c, idx);
+		if (ret)
+			return ret;
+		ret = shmring_mpsc_attach(c->name, SHMRING_MPSC_PRODUCER, &o, &q);
+		if (ret)
+			return bench_fail(c, idx, ret, "shmring_mpsc_attach");
+		if (!bench_start(c, idx))
+			goto out;
+		deadline = bench_now() + c->timeout_ns;
+		t0 = bench_now();
+		for (i = 0; i < c->msgs; i++) {
+			bench_fill(buf, c->size, next_word(c, idx, i, t0));
+			while ((ret = shmring_mpsc_try_reserve(q, &ticket, &slot)) == -EAGAIN)
+				if (idle(c, &polls, deadline)) {
+					bench_fail(c, idx, -ETIMEDOUT, "producer stopped waiting");
+					goto out;
+				}
+			if (!ret) {
+				memcpy(slot, buf, c->size);
+				ret = shmring_mpsc_commit(q, ticket, c->size);
+			}
+			if (ret) {
+				bench_fail(c, idx, ret, "shmring_mpsc reserve/commit");
+				goto out;
+			}
+		}
+		finish(c, idx, c->msgs);
+		goto out;
+	}
+	o.flags = SHMRING_F_EXCL | (c->nohuge ? SHMRING_F_NOHUGE : 0);
+	ret = shmring_mpsc_create(c->name, (uint32_t)c->slots, c->size,
+				  SHMRING_MPSC_CONSUMER, &o, &q);
+	if (ret)
+		return bench_fail(c, idx, ret, "shmring_mpsc_create");
+	__atomic_store_n(&c->created, 1, __ATOMIC_RELEASE);
+	if (!bench_start(c, idx))
+		goto out;
+	deadline = bench_now() + c->timeout_ns;
+	total = c->msgs * c->nprod;
+	while (n < total) {
+		ret = shmring_mpsc_try_peek(q, &rec);
+		if (ret == -EAGAIN || ret == -EINPROGRESS) {
+			if (idle(c, &polls, deadline)) {
+				bench_fail(c, idx, -ETIMEDOUT, "consumer stopped waiting");
+				goto out;
+			}
+			continue;
+		}
+		if (ret) {
+			bench_fail(c, idx, ret, "shmring_mpsc_try_peek");
+			goto out;
+		}
+		if (rec.len != c->size) {
+			bench_fail(c, idx, -EPROTO, "wrong record length");
+			goto out;
+		}
+		memcpy(buf, rec.data, rec.len);
+		shmring_mpsc_release(q);
+		w0 = bench_word0(buf);
+		if (c->latency) {
+			ret = lat_record(c, n, w0, &prev);
+		} else {
+			p = (uint32_t)(w0 >> 56);
+			ret = p >= c->nprod ? -1 :
+			      bench_check(buf, c->size, ((uint64_t)p << 56) | next[p]);
+			if (!ret)
+				next[p]++;
+		}
+		if (ret) {
+			bench_fail(c, idx, -EPROTO, "record lost, reordered or torn");
+			goto out;
+		}
+		n++;
+	}
+	finish(c, idx, n);
+out:
+	shmring_mpsc_close(q);
+	return c->w[idx].err ? (int)c->w[idx].err : 0;
+}
+
+static void mpsc_fini(struct bench_ctl *c)
+{
+	shmring_mpsc_unlink(c->name, c->backend);
+}
+
+const struct bench_kind bench_shmring_mpsc1 = {
+	.name = "shmring-mpsc-1p",
+	.how = "MPSC ring, 1 producer process: try_reserve + memcpy N bytes into the slot + "
+	       "commit; consumer try_peek + memcpy out + release",
+	.nprod = 1, .ncons = 1, .latency = 1,
+	.run = mpsc_run, .fini = mpsc_fini,
+};
+
+const struct bench_kind bench_shmring_mpsc2 = {
+	.name = "shmring-mpsc-2p",
+	.how = "MPSC ring, 2 producer processes (one on each CPU: the second shares the "
+	       "consumer's CPU), same calls as mpsc-1p; figure = records of both",
+	.nprod = 2, .ncons = 1,
+	.run = mpsc_run, .fini = mpsc_fini,
+};
+
+/* ---- broadcast ring ----------------------------------------------------- */
+
+static int bcast_run(struct bench_ctl *c, int idx)
+{
+	static unsigned char buf[REC_MAX];
+	struct shmring_bcast *b = NULL;
+	struct shmring_bcast_rinfo ri;
+	uint64_t i, n = 0, missed = 0, prev = 0, deadline, t0;
+	uint32_t polls = 0;
+	int ret;
+
+	if (idx == 0) {
+		struct shmring_bcast_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.size = sizeof(o);
+		o.flags = SHMRING_BCAST_EXCL | (c->nohuge ? SHMRING_BCAST_NOHUGE : 0);
+		o.backend = c->backend;
+		o.capacity = c->slots;
+		o.entry_size = c->size;
+		ret = shmring_bcast_create(c->name, &o, &b);
+		if (ret)
+			return bench_fail(c, idx, ret, "shmring_bcast_create");
+		__atomic_store_n(&c->created, 1, __ATOMIC_RELEASE);
+		if (!bench_start(c, idx))
+			goto out;
+		t0 = bench_now();
+		for (i = 0; i < c->msgs; i++) {
+			bench_fill(buf, c->size, next_word(c, idx, i, t0));
+			shmring_bcast_publish(b, buf);
+		}
+		finish(c, idx, c->msgs);
+		__atomic_store_n(&c->prod_done, 1, __ATOMIC_RELEASE);
+		goto out;
+	}
+	ret = wait_created(c, idx);
+	if (ret)
+		return ret;
+	{
+		struct shmring_bcast_attach_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.size = sizeof(o);
+		o.backend = c->backend;
+		o.start = SHMRING_BCAST_START_OLDEST;
+		ret = shmring_bcast_attach(c->name, &o, &b);
+		if (ret)
+			return bench_fail(c, idx, ret, "shmring_bcast_attach");
+	}
+	if (!bench_start(c, idx))
+		goto out;
+	deadline = bench_now() + c->timeout_ns;
+	while (n + missed < c->msgs) {
+		ret = shmring_bcast_read(b, buf, &ri);
+		if (ret == -EAGAIN) {
+			if (idle(c, &polls, deadline)) {
+				bench_fail(c, idx, -ETIMEDOUT, "consumer stopped waiting");
+				goto out;
+			}
+			continue;
+		}
+		if (ret) {
+			bench_fail(c, idx, ret, "shmring_bcast_read");
+			goto out;
+		}
+		missed += ri.missed;
+		if (c->latency ? lat_record(c, n, bench_word0(buf), &prev) :
+		    bench_check(buf, c->size, ri.seq)) {
+			bench_fail(c, idx, -EPROTO, "entry torn or out of order");
+			goto out;
+		}
+		n++;
+	}
+	if (n + missed != c->msgs) {
+		bench_fail(c, idx, -EPROTO, "read + missed != published");
+		goto out;
+	}
+	c->w[idx].missed = missed;
+	finish(c, idx, n);
+out:
+	shmring_bcast_close(b);
+	return c->w[idx].err ? (int)c->w[idx].err : 0;
+}
+
+static void bcast_fini(struct bench_ctl *c)
+{
+	shmring_bcast_unlink(c->name, c->backend);
+}
+
+const struct bench_kind bench_shmring_bcast1 = {
+	.name = "shmring-bcast-1c",
+	.how = "broadcast ring, producer never waits (overwrites): publish() stores N bytes "
+	       "in 8-byte words; consumer read() copies out and validates; figure = entries "
+	       "delivered per consumer per second, lapped entries counted as missed",
+	.nprod = 1, .ncons = 1, .latency = 1,
+	.run = bcast_run, .fini = bcast_fini,
+};
+
+const struct bench_kind bench_shmring_bcast3 = {
+	.name = "shmring-bcast-3c",
+	.how = "broadcast ring with 3 consumer processes, all on the consumer CPU "
+	       "(time-sliced by the scheduler); figure = entries delivered per consumer "
+	       "per second (slowest consumer)",
+	.nprod = 1, .ncons = 3,
+	.run = bcast_run, .fini = bcast_fini,
+};
