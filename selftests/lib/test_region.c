@@ -886,6 +886,27 @@ TEST(shm_hugetlbfs)
 	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_SHM));
 }
 
+/* Node 0 always exists; an offline node is refused and leaves no name. */
+TEST(numa_node)
+{
+	struct shmring_region_opts o;
+	struct shmring_region *r;
+	char n[64];
+
+	rname(n, sizeof(n), "numa");
+	o = mkopts(SHMRING_F_CREATE | SHMRING_F_EXCL, 2 * MiB, 0);
+	o.numa_node = 0;
+	ASSERT_EQ(0, shmring_region_open(n, &o, &r));
+	r->data[0] = 1;
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_region_unlink(n, SHMRING_BACKEND_AUTO));
+	if (access("/sys/devices/system/node/node1023", F_OK) == 0)
+		SKIP(return, "node 1023 exists");
+	o.numa_node = 1023;
+	EXPECT_EQ(-EINVAL, shmring_region_open(n, &o, &r));
+	EXPECT_EQ(-ENOENT, attach(n, 0, &r));
+}
+
 TEST(close_null_is_noop)
 {
 	shmring_region_close(NULL);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <shmring/region.h>
@@ -191,7 +192,41 @@ static void unmap_all(struct shmring_region *r)
  * Map CTRL (read-only), META and the mirrored DATA; sizes already checked.
  * DATA comes from the ring file itself (dfd < 0) or from a hugetlbfs file.
  */
-static int map_areas(struct shmring_region *r, int prot, int dfd)
+#define NUMA_NODES_MAX	1024
+#define MPOL_PREFERRED_	1	/* <numaif.h> without libnuma */
+
+/*
+ * Prefer numa_node for DATA pages. On a shared mapping this sets the
+ * policy of the file itself, so it holds for every process's faults.
+ */
+static int set_numa(void *addr, size_t len, int node)
+{
+	unsigned long mask[NUMA_NODES_MAX / (8 * sizeof(unsigned long))];
+	const unsigned int bits = 8 * sizeof(unsigned long);
+
+	if (node < 0)
+		return 0;
+	if (node >= NUMA_NODES_MAX)
+		return -EINVAL;
+	/* Like /dev/shmring: a node that is not online is an error. */
+	if (access("/sys/devices/system/node", F_OK) == 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d", node);
+		if (access(path, F_OK) < 0)
+			return -EINVAL;
+	} else if (node != 0) {
+		return -EINVAL;
+	}
+	memset(mask, 0, sizeof(mask));
+	mask[(unsigned int)node / bits] = 1UL << ((unsigned int)node % bits);
+	if (syscall(SYS_mbind, addr, len, MPOL_PREFERRED_, mask,
+		    (unsigned long)NUMA_NODES_MAX, 0) < 0)
+		return errno == ENOSYS ? 0 : -errno;	/* no NUMA: one node */
+	return 0;
+}
+
+static int map_areas(struct shmring_region *r, int prot, int dfd, int numa_node)
 {
 	uint64_t off = data_offset(r->meta_bytes, r->data_bytes);
 	void *p;
@@ -211,6 +246,8 @@ static int map_areas(struct shmring_region *r, int prot, int dfd)
 	}
 	r->meta = p;
 	ret = map_mirror(r, prot, dfd >= 0 ? dfd : r->fd, dfd >= 0 ? 0 : off);
+	if (!ret)
+		ret = set_numa(r->data, r->data_bytes, numa_node);
 	if (ret) {
 		unmap_all(r);
 		return ret;
@@ -298,7 +335,7 @@ static int create_huge(struct shmring_region *r, const struct shmring_opts_int *
 		goto fail;
 	}
 	/* Shared hugetlbfs mappings reserve their pages here: no SIGBUS later. */
-	ret = map_areas(r, PROT_READ | PROT_WRITE, hfd);
+	ret = map_areas(r, PROT_READ | PROT_WRITE, hfd, o->numa_node);
 	if (ret)
 		goto fail;
 	return hfd;
@@ -332,7 +369,7 @@ static int create_new(struct shmring_region *r, const struct shmring_opts_int *o
 			ret = -errno;
 			goto fail;
 		}
-		ret = map_areas(r, PROT_READ | PROT_WRITE, -1);
+		ret = map_areas(r, PROT_READ | PROT_WRITE, -1, o->numa_node);
 		if (ret)
 			goto fail;
 	}
@@ -416,7 +453,7 @@ static int attach_existing(struct shmring_region *r, const struct shmring_opts_i
 	r->data_bytes = data;
 	r->meta_bytes = meta;
 	if ((uint64_t)st.st_size >= data_offset(meta, data) + data) {
-		ret = map_areas(r, prot, -1);
+		ret = map_areas(r, prot, -1, -1);
 	} else if ((flags & SHMRING_INFO_HUGE) && data % SHMRING_SZ_2M == 0) {
 		/* DATA lives in hugetlbfs. */
 		char hp[512];
@@ -433,7 +470,7 @@ static int attach_existing(struct shmring_region *r, const struct shmring_opts_i
 		else if ((uint64_t)st.st_size < data)
 			ret = -EPROTO;
 		else
-			ret = map_areas(r, prot, hfd);
+			ret = map_areas(r, prot, hfd, -1);
 		close(hfd);
 	} else {
 		return -EPROTO;
