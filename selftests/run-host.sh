@@ -102,6 +102,19 @@ for v in $variants; do
 		tail -n 30 "$logdir/build-$v.log" | comment
 	fi
 
+	# The shared library exports the public API only.
+	if [ "$v" = plain ] && [ -f build/out/lib/libshmring.so.1 ]; then
+		extra=$(nm -D --defined-only build/out/lib/libshmring.so.1 |
+			awk '{ print $3 }' | grep -v -e '^shmring_' -e '^SHMRING_' || true)
+		if [ -z "$extra" ]; then
+			n=$((n + 1))
+			echo "ok $n host: libshmring.so.1 exports only shmring_* symbols"
+		else
+			echo "$extra" | comment
+			notok "host: libshmring.so.1 exports symbols outside shmring_*"
+		fi
+	fi
+
 	case $v in
 	asan)
 		export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=23
