@@ -280,6 +280,10 @@ TEST(env_backend_override)
 	rname(n, sizeof(n), "env");
 	ASSERT_EQ(0, setenv("SHMRING_BACKEND", "bogus", 1));
 	EXPECT_EQ(-EINVAL, create_excl(n, 4096, SHMRING_F_NOHUGE, &r));
+	if (access(SHMRING_DEV_PATH, F_OK) < 0) {
+		ASSERT_EQ(0, setenv("SHMRING_BACKEND", "device", 1));
+		EXPECT_EQ(-ENODEV, create_excl(n, 4096, SHMRING_F_NOHUGE, &r));
+	}
 	ASSERT_EQ(0, setenv("SHMRING_BACKEND", "shm", 1));
 	ASSERT_EQ(0, create_excl(n, 4096, SHMRING_F_NOHUGE, &r));
 	EXPECT_EQ(SHMRING_BACKEND_SHM, r->backend);
