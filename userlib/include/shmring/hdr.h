@@ -3,7 +3,8 @@
  * libshmring: the versioned header every ring kind puts at the start of
  * its META area.
  *
- * The first cache line identifies the ring and is immutable once published.
+ * The header (72 bytes, before SHMRING_HDR_KIND_OFFSET) identifies the ring
+ * and is immutable once published.
  * The creator fills everything, then stores magic with release order; an
  * attacher loads magic with acquire order and waits (bounded) while it is
  * still 0. Any other magic, layout version, kind or geometry that does not
