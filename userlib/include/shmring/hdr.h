@@ -56,8 +56,9 @@ struct shmring_hdr {
 
 /*
  * Creator: fill the identity fields from the region and the arguments;
- * magic stays 0 so attachers keep waiting. hdr_bytes must fit meta_bytes.
- * Returns 0 or -EINVAL.
+ * magic stays 0 so attachers keep waiting. h must be r->meta, kind non-zero,
+ * hdr_bytes at least sizeof(*h) and at most meta_bytes, the region writable;
+ * param may be NULL (zeros). Returns 0 or -EINVAL.
  */
 int shmring_hdr_init(struct shmring_hdr *h, const struct shmring_region *r,
 		     uint16_t kind, uint32_t hdr_bytes, uint32_t flags,
@@ -67,7 +68,8 @@ int shmring_hdr_init(struct shmring_hdr *h, const struct shmring_region *r,
 void shmring_hdr_publish(struct shmring_hdr *h);
 
 /*
- * Attacher: wait up to timeout_ns (0: 2 s) for the header to be published,
+ * Attacher (h must be r->meta, else -EINVAL):
+ * wait up to timeout_ns (0: 2 s) for the header to be published,
  * then validate it against the region and the expected kind. Returns 0,
  * -ETIMEDOUT (never published: creator died or is stuck), -EPROTO (bad
  * magic, layout version or geometry), -EMEDIUMTYPE (a ring of another kind).
