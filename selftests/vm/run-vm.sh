@@ -28,7 +28,7 @@ test binary, rmmod, kmemleak scan (debug), dmesg scan.
   --keep          keep the payload directory (build/out/vm-<flavour>/payload)
   -h, --help      this text
 
-Environment: SHMRING_VM_TIMEOUT (seconds for qemu, default 540),
+Environment: SHMRING_VM_TIMEOUT (seconds for qemu, default 540; 900 for debug),
 SHMRING_VM_MEM (guest MiB, default 2048). The full console log is written
 to build/logs/vm-<flavour>.console.log.
 USAGE
@@ -145,7 +145,10 @@ done
 cp selftests/vm/guest.sh "$payload/run.sh"
 printf 'FLAVOUR=%s\n' "$flavour" >"$payload/lane.env"
 start=$(date +%s)
-timeout_s=${SHMRING_VM_TIMEOUT:-540}
+# KASAN + lockdep under TCG is several times slower.
+default_timeout=540
+[ "$flavour" = debug ] && default_timeout=900
+timeout_s=${SHMRING_VM_TIMEOUT:-$default_timeout}
 bash scripts/vm/boot.sh --timeout "$timeout_s" --mem "${SHMRING_VM_MEM:-2048}" \
 	--log "$logs/vm-$flavour.console.log" "$flavour" "$payload" 2>&1 |
 	awk '/^(not )?ok [0-9]+ / || /^#/ || /^TAP version/ || /^1\.\.[0-9]/ { print; fflush(); next }
