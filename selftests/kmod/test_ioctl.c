@@ -636,8 +636,9 @@ TEST_F(dev, concurrent_create_one_winner)
 			struct shmring_info i;
 			int fd = kt_open();
 
-			while (!sh->go)
-				;
+			/* wait for the start signal, at most ~10 s */
+			for (int n = 0; !__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE) && n < 100000; n++)
+				usleep(100);
 			sh->err[k] = kt_create_ex(fd, self->name, 4 * KT_MIB, 0, 0600, 0, &sh->out[k]);
 			if (!sh->err[k] && !kt_info(fd, &i))
 				sh->ids[k] = i.ring_id;
