@@ -1424,21 +1424,38 @@ static void *memcpy_thread(void *arg)
 
 static void bench_memcpy(struct bench *b, int round, size_t buf, const char *label)
 {
-	struct memcpy_arg m = { .buf = buf, .total = b->o->memcpy_bytes };
+	struct memcpy_arg *m = calloc(1, sizeof(*m));
 	struct sample *s = bench_add(b);
+	int err;
 
-	if (!s)
+	if (!s || !m) {
+		free(m);
 		return;
+	}
+	m->buf = buf;
+	m->total = b->o->memcpy_bytes;
 	s->round = round;
 	snprintf(s->label, sizeof(s->label), "%s", label);
 	s->place = "one-core";
-	if (tool_run_on_cpu(b->o->cpu_a, memcpy_thread, &m) || m.gbs <= 0) {
-		s->err = -ENOMEM;
+	err = tool_run_on_cpu(b->o->cpu_a, memcpy_thread, m,
+			      (uint64_t)b->o->timeout_s * 1000000000ULL);
+	if (err == -ETIMEDOUT) {
+		/* the thread still owns m: leak it */
+		tool_err("bench: %s did not finish within --timeout (CPU %d monopolised?)",
+			 label, b->o->cpu_a);
+		s->err = err;
 		b->failed = true;
 		return;
 	}
+	if (err || m->gbs <= 0) {
+		s->err = err ? err : -ENOMEM;
+		b->failed = true;
+		free(m);
+		return;
+	}
 	s->ok = true;
-	s->gbs = m.gbs;
+	s->gbs = m->gbs;
+	free(m);
 }
 
 static void print_sample(const struct bench *b, const struct sample *s)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int tool_cpu_count(void)
 {
@@ -112,20 +113,47 @@ static int start_pinned(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
 	return start_pinned_attr(t, cpu, fn, arg, false);
 }
 
-int tool_run_on_cpu(int cpu, void *(*fn)(void *), void *arg)
+/*
+ * Join t within timeout_ns. On timeout the thread is detached and keeps
+ * whatever it points at: the caller must leak that memory, not free it.
+ */
+static int join_within(pthread_t t, uint64_t timeout_ns)
+{
+	struct timespec ts;
+	int err;
+
+	clock_gettime(CLOCK_REALTIME, &ts);	/* pthread_timedjoin_np's clock */
+	ts.tv_sec += (time_t)(timeout_ns / 1000000000ULL);
+	ts.tv_nsec += (long)(timeout_ns % 1000000000ULL);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	do {
+		err = pthread_timedjoin_np(t, NULL, &ts);
+	} while (err == EINTR);
+	if (err == ETIMEDOUT) {
+		pthread_detach(t);
+		return -ETIMEDOUT;
+	}
+	return -err;
+}
+
+int tool_run_on_cpu(int cpu, void *(*fn)(void *), void *arg, uint64_t timeout_ns)
 {
 	pthread_t t;
 	int err = start_pinned(&t, cpu, fn, arg);
 
 	if (err)
 		return err;
-	return -pthread_join(t, NULL);
+	return join_within(t, timeout_ns);
 }
 
 #define PP_BATCH	64	/* round trips per timed batch */
 #define PP_BATCHES	256	/* timed batches */
 #define PP_WARMUP	2048	/* untimed round trips first */
 #define PP_WATCHDOG_NS	2000000000ULL
+#define PP_JOIN_NS	10000000000ULL
 
 struct pp_state {
 	alignas(128) _Atomic uint64_t ball;	/* odd: served, even: returned */
@@ -217,10 +245,22 @@ int tool_pingpong(int cpu_a, int cpu_b, struct tool_pingpong *out)
 		pthread_join(tb, NULL);
 		goto out;
 	}
-	pthread_join(ta, NULL);
+	/*
+	 * A CPU monopolised by a higher-priority real-time task never runs
+	 * our thread, so even its own watchdog cannot fire: give up on it
+	 * after PP_JOIN_NS and leave s to the detached threads (leaked).
+	 */
+	err = join_within(ta, PP_JOIN_NS);
+	if (err) {
+		atomic_store(&s->abort, 1);
+		join_within(tb, 100000000ULL);	/* ta still owns s either way */
+		return -ETIMEDOUT;
+	}
 	if (s->err)
 		atomic_store(&s->abort, 1);
-	pthread_join(tb, NULL);
+	err = join_within(tb, PP_JOIN_NS);
+	if (err)
+		return -ETIMEDOUT;	/* tb still owns s: leak it */
 	err = s->err;
 	if (!err) {
 		out->trips = (uint64_t)PP_BATCH * PP_BATCHES;

@@ -42,8 +42,13 @@ void tool_rt_off(void);
 /* Pin the calling thread to one CPU. Returns 0 or a negative errno. */
 int tool_pin_self(int cpu);
 
-/* Run fn(arg) on a new thread pinned to cpu and wait for it; 0 or -errno. */
-int tool_run_on_cpu(int cpu, void *(*fn)(void *), void *arg);
+/*
+ * Run fn(arg) on a new thread pinned to cpu and wait up to timeout_ns for
+ * it; 0 or -errno. -ETIMEDOUT (the CPU is monopolised, e.g. by another
+ * real-time task) leaves the thread running detached: arg must then stay
+ * valid for ever (leak it).
+ */
+int tool_run_on_cpu(int cpu, void *(*fn)(void *), void *arg, uint64_t timeout_ns);
 
 struct tool_pingpong {
 	double median_ns;	/* median round trip over batches */
