@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -103,13 +104,19 @@ int bench_start(struct bench_ctl *c, int idx)
 	unsigned int n = 0;
 
 	(void)idx;
+	/*
+	 * Wait at normal priority and yield: with --rt, a worker spinning at
+	 * real-time priority here would starve the driver that sets go.
+	 */
 	__atomic_fetch_add(&c->ready, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&c->go, __ATOMIC_ACQUIRE)) {
-		if (++n % 1024)
+		if (++n % 64)
 			continue;
+		sched_yield();
 		if (bench_stop(c, deadline))
 			return 0;
 	}
+	tool_rt_self();
 	return !__atomic_load_n(&c->abort, __ATOMIC_RELAXED);
 }
 
@@ -305,7 +312,6 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 				bench_fail(c, i, ret, "cannot pin to the CPU");
 				_exit(1);
 			}
-			tool_rt_self();
 			ret = k->run(c, i);
 			_exit(ret ? 1 : 0);
 		}
