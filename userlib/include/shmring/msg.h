@@ -326,36 +326,40 @@ static inline int shmring_msg_reserve(struct shmring_msg *m, uint32_t len,
 static inline int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
 				     uint16_t type, uint16_t flags)
 {
+	/* Locals: the stores into the ring must not force reloads. */
+	uint64_t pos = m->pos, seq = m->seq, mask = m->mask, next;
+	unsigned char *data = m->data;
+	uint32_t rf = m->ring_flags;
 	struct shmring_msg_hdr *h;
-	uint64_t next;
 
 	if (m->grant < 0 || (int64_t)len > m->grant)
 		return -EINVAL;
-	h = shmring_msg__at(m, m->pos);
+	h = (struct shmring_msg_hdr *)(void *)(data + (pos & mask));
+	next = pos + shmring_msg__rec(m, len);
 	h->type = type;
 	h->flags = flags;
-	h->seq = m->seq;
-	if (m->ring_flags & SHMRING_MSG_F_TIMESTAMP)
+	h->seq = seq;
+	if (rf & SHMRING_MSG_F_TIMESTAMP)
 		((struct shmring_msg_hdr_ts *)(void *)h)->ts_ns =
 			shmring_msg__now_ns();
-	next = m->pos + shmring_msg__rec(m, len);
 	/*
 	 * The next record's commit word must read 0 before this one is
 	 * visible: the consumer goes there next. Reservation kept 8 bytes
 	 * for it, and it is addressed in the first mapping like every
 	 * commit word.
 	 */
-	__atomic_store_n(&shmring_msg__at(m, next)->word, 0, __ATOMIC_RELAXED);
+	__atomic_store_n((uint32_t *)(void *)(data + (next & mask)), 0,
+			 __ATOMIC_RELAXED);
 	/* Release: header, payload and the zero above happen before. */
 	__atomic_store_n(&h->word, SHMRING_MSG_COMMIT | len, __ATOMIC_RELEASE);
 	m->pos = next;
-	m->seq++;
+	m->seq = seq + 1;
 	m->grant = -1;
 	/*
 	 * For tools and a later producer only (the consumer never reads
 	 * them): every 64 records, and on every slow path, done and close.
 	 */
-	if (!(m->seq & 63))
+	if (!((seq + 1) & 63))
 		shmring_msg__publish_prod(m);
 	return 0;
 }
@@ -445,27 +449,53 @@ static inline int shmring_msg_peek(struct shmring_msg *m,
 static inline int shmring_msg_peek_batch(struct shmring_msg *m,
 					 struct shmring_msg_view *v, unsigned int n)
 {
-	uint64_t pos = m->pos, seq = m->seq;
+	/* Locals: stores to v[] must not force reloads of the handle. */
+	const unsigned char *data = m->data;
+	uint64_t mask = m->mask, base = m->pos, pos = base, seq = m->seq;
+	/* Our producer never has more than a lap minus 8 bytes out. */
+	uint64_t span = mask + 1 - SHMRING_MSG_SLACK;
+	uint32_t max_len = m->max_len, hb = m->hdr_bytes;
+	int ts = (m->ring_flags & SHMRING_MSG_F_TIMESTAMP) != 0;
 	unsigned int i;
-	int ret;
 
 	if (m->role != SHMRING_MSG_CONSUMER)
 		return -EBADF;
 	if (!n || n > 0x7fffffffU)
 		return -EINVAL;
+	if (m->err)
+		return m->err;
 	for (i = 0; i < n; i++) {
-		ret = shmring_msg__parse(m, pos, seq, &v[i]);
-		if (ret)
-			return i ? (int)i : ret;
-		/* Our producer never has more than a lap minus 8 bytes out. */
-		if (v[i]._next - m->pos > m->mask + 1 - SHMRING_MSG_SLACK)
-			return i ? (int)i : shmring_msg__corrupt(m);
-		v[i]._base = m->pos;
+		const struct shmring_msg_hdr *h =
+			(const struct shmring_msg_hdr *)(const void *)(data + (pos & mask));
+		uint32_t w = __atomic_load_n(&h->word, __ATOMIC_ACQUIRE);
+		uint32_t len = w & ~SHMRING_MSG_COMMIT;
+		uint64_t s, next;
+
+		/* Anything unusual ends the batch; the slow path (for the
+		 * first record) or the next call classifies it. */
+		if (!(w & SHMRING_MSG_COMMIT) || len > max_len)
+			break;
+		s = h->seq;
+		next = pos + hb + (((uint64_t)len + 7) & ~(uint64_t)7);
+		if (s < seq || next - base > span)
+			break;
+		v[i].data = (const unsigned char *)h + hb;
+		v[i].len = len;
+		v[i].type = h->type;
+		v[i].flags = h->flags;
+		v[i].seq = s;
+		v[i].ts_ns = ts ? ((const struct shmring_msg_hdr_ts *)
+				   (const void *)h)->ts_ns : 0;
+		v[i].gap = s - seq;
+		v[i]._base = base;
+		v[i]._next = next;
 		v[i]._n = i + 1;
-		pos = v[i]._next;
-		seq = v[i].seq + 1;
+		pos = next;
+		seq = s + 1;
 	}
-	return (int)i;
+	if (i)
+		return (int)i;
+	return shmring_msg__peek_slow(m, pos, seq, v);
 }
 
 /*
