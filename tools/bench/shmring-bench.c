@@ -61,6 +61,7 @@ struct opts {
 	bool nohuge;
 	bool quick;
 	bool json;
+	const char *json_file;
 	bool csv;
 	bool placement;
 	int rt;
@@ -442,6 +443,7 @@ static void usage(FILE *f)
 "  --no-placement     skip the ping-pongs (placement n/a)\n"
 "  --json             one JSON object on stdout (progress on stderr)\n"
 "  --csv              CSV rows on stdout, one per sample (progress on stderr)\n"
+"  --json-file PATH   also write the JSON object to PATH (text stays on stdout)\n"
 "  -h, --help         this text\n"
 "\n"
 "Exit status: 0 every sample ran and verified, 1 a sample failed (lost,\n"
@@ -501,6 +503,7 @@ static bool parse_kinds(const char *s, struct opts *o)
 enum {
 	O_QUICK = 256, O_ROUNDS, O_SIZES, O_KINDS, O_BYTES, O_MSGS, O_LSIZES, O_LMSGS,
 	O_PACE, O_CPUS, O_BACKEND, O_NOHUGE, O_RT, O_TIMEOUT, O_NOPLACE, O_JSON, O_CSV,
+	O_JSONFILE,
 };
 
 static const struct option longopts[] = {
@@ -521,6 +524,7 @@ static const struct option longopts[] = {
 	{ "no-placement", no_argument, NULL, O_NOPLACE },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "csv", no_argument, NULL, O_CSV },
+	{ "json-file", required_argument, NULL, O_JSONFILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -632,6 +636,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_CSV:
 			o->csv = true;
+			break;
+		case O_JSONFILE:
+			o->json_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -840,68 +847,70 @@ static void print_summary(const struct opts *o, FILE *out)
 	}
 }
 
+static FILE *jf;
+
 static void json_str(const char *s)
 {
-	putchar('"');
+	fputc('"', jf);
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
+			fprintf(jf, "\\%c", *s);
 		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
+			fprintf(jf, "\\u%04x", *s);
 		else
-			putchar(*s);
+			fputc(*s, jf);
 	}
-	putchar('"');
+	fputc('"', jf);
 }
 
 static void print_json(const struct opts *o)
 {
-	printf("{\"tool\":\"shmring-bench\",\"rounds\":%d,\"cpus\":[%d,%d],\"pace_ns\":%"
+	fprintf(jf, "{\"tool\":\"shmring-bench\",\"rounds\":%d,\"cpus\":[%d,%d],\"pace_ns\":%"
 	       PRIu64 ",\"clock_read_ns\":%.0f,\"emulated\":%s,\"kinds\":[", o->rounds,
 	       o->cpus[0], o->cpus[1], o->pace_ns, clock_ns,
 	       tool_cpu_emulated() ? "true" : "false");
 	for (int i = 0; i < o->nkinds; i++) {
-		printf("%s{\"name\":", i ? "," : "");
+		fprintf(jf, "%s{\"name\":", i ? "," : "");
 		json_str(o->kinds[i]->name);
-		printf(",\"peer\":%s,\"how\":", o->kinds[i]->peer ? "true" : "false");
+		fprintf(jf, ",\"peer\":%s,\"how\":", o->kinds[i]->peer ? "true" : "false");
 		json_str(o->kinds[i]->how);
-		putchar('}');
+		fputc('}', jf);
 	}
-	printf("],\"samples\":[");
+	fprintf(jf, "],\"samples\":[");
 	for (size_t i = 0; i < nsamples; i++) {
 		const struct sample *s = &samples[i];
 		const char *who = "";
 		double best = s->latency || s->err ? 0 : best_peer(s->round, s->size, 0, &who);
 
-		printf("%s{\"kind\":", i ? "," : "");
+		fprintf(jf, "%s{\"kind\":", i ? "," : "");
 		json_str(s->k->name);
-		printf(",\"size\":%u,\"round\":%d,\"mode\":\"%s\",\"ok\":%s", s->size, s->round,
+		fprintf(jf, ",\"size\":%u,\"round\":%d,\"mode\":\"%s\",\"ok\":%s", s->size, s->round,
 		       s->latency ? "latency" : "throughput", s->err ? "false" : "true");
 		if (s->err) {
-			printf(",\"skipped\":%s,\"error\":",
+			fprintf(jf, ",\"skipped\":%s,\"error\":",
 			       s->err == -EOPNOTSUPP ? "true" : "false");
 			json_str(s->why);
-			putchar('}');
+			fputc('}', jf);
 			continue;
 		}
-		printf(",\"placement\":\"%s\",\"pingpong_before_ns\":%.0f,"
+		fprintf(jf, ",\"placement\":\"%s\",\"pingpong_before_ns\":%.0f,"
 		       "\"pingpong_after_ns\":%.0f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
 		       ",\"missed\":%" PRIu64 ",\"lost\":0",
 		       s->place, s->rt_before, s->rt_after, s->sent, s->moved, s->missed);
 		if (s->latency)
-			printf(",\"lat_ns\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%"
+			fprintf(jf, ",\"lat_ns\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%"
 			       PRIu64 ",\"max\":%" PRIu64 ",\"n\":%" PRIu64 "}",
 			       s->p50, s->p99, s->p999, s->max, s->nlat);
 		else
-			printf(",\"msgs_per_s\":%.0f,\"producer_msgs_per_s\":%.0f", s->rate,
+			fprintf(jf, ",\"msgs_per_s\":%.0f,\"producer_msgs_per_s\":%.0f", s->rate,
 			       s->prod_rate);
 		if (best > 0 && !s->k->peer) {
-			printf(",\"vs_best_peer\":%.3f,\"best_peer\":", s->rate / best);
+			fprintf(jf, ",\"vs_best_peer\":%.3f,\"best_peer\":", s->rate / best);
 			json_str(who);
 		}
-		putchar('}');
+		fputc('}', jf);
 	}
-	printf("]}\n");
+	fprintf(jf, "]}\n");
 }
 
 static void print_csv_header(void)
@@ -1012,10 +1021,24 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (o.json)
+	if (o.json) {
+		jf = stdout;
 		print_json(&o);
-	else if (!o.csv)
+	} else if (!o.csv) {
 		print_summary(&o, stdout);
+	}
+	if (o.json_file) {
+		jf = fopen(o.json_file, "w");
+		if (!jf) {
+			tool_errno(errno, "cannot write %s", o.json_file);
+			return TOOL_EXIT_FAIL;
+		}
+		print_json(&o);
+		if (fclose(jf)) {
+			tool_errno(errno, "cannot write %s", o.json_file);
+			return TOOL_EXIT_FAIL;
+		}
+	}
 	if (stop_sig) {
 		tool_err("interrupted");
 		return TOOL_EXIT_FAIL;
