@@ -618,6 +618,16 @@ static int produce(struct shmring_mpsc *q, uint32_t id, uint32_t count)
 	return 0;
 }
 
+/*
+ * Stress consumers: a producer preempted between reserve and commit on a
+ * loaded machine (or under TSan) is slow, not stuck; only the harness
+ * timeout bounds these tests.
+ */
+static const struct shmring_mpsc_opts stress_opts = {
+	.size = sizeof(struct shmring_mpsc_opts),
+	.stuck_ns = 20 * SEC,
+};
+
 static int consume(struct shmring_mpsc *c, uint32_t nprod, uint32_t count)
 {
 	unsigned char buf[STRESS_SLOT];
@@ -650,7 +660,7 @@ TEST(stress_processes)
 	uint32_t k;
 
 	uname_(name, "stress");
-	ASSERT_EQ(0, mk(name, 64, STRESS_SLOT, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, mk(name, 64, STRESS_SLOT, SHMRING_MPSC_CONSUMER, &stress_opts, &c));
 	for (k = 0; k < nprod; k++) {
 		kid[k] = fork();
 		ASSERT_GE(kid[k], 0);
@@ -698,6 +708,7 @@ static void *thr_produce(void *a)
 TEST(stress_threads)
 {
 	struct shmring_mpsc *c, *p, *p2, *x = NULL;
+	struct shmring_mpsc_stats st;
 	char name[SHMRING_NAME_MAX];
 	const uint32_t count = scaled(20000);
 	struct thr_arg a[3];
@@ -705,7 +716,7 @@ TEST(stress_threads)
 	int k;
 
 	uname_(name, "thr");
-	ASSERT_EQ(0, mk(name, 16, STRESS_SLOT, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, mk(name, 16, STRESS_SLOT, SHMRING_MPSC_CONSUMER, &stress_opts, &c));
 	ASSERT_EQ(0, shmring_mpsc_dup(c, SHMRING_MPSC_PRODUCER, &p));
 	ASSERT_EQ(0, shmring_mpsc_dup(p, SHMRING_MPSC_PRODUCER, &p2));
 	EXPECT_EQ(-EBUSY, shmring_mpsc_dup(p, SHMRING_MPSC_CONSUMER, &x));
@@ -723,6 +734,10 @@ TEST(stress_threads)
 		pthread_join(th[k], NULL);
 		EXPECT_EQ(0, a[k].ret);
 	}
+	shmring_mpsc_stats(c, &st);
+	EXPECT_EQ(3ULL * count, st.head);
+	EXPECT_EQ(0U, st.stale);
+	EXPECT_EQ(0U, st.skipped);
 	/* the mapping lives until its last handle closes */
 	shmring_mpsc_close(c);
 	shmring_mpsc_close(p);
