@@ -398,9 +398,11 @@ TEST_F(dev, create_numa_node_out_of_range)
 	EXPECT_EQ(EINVAL, kt_ioctl(self->fd, SHMRING_IOC_CREATE, &c));
 	c.numa_node = 0x7fffffff;
 	EXPECT_EQ(EINVAL, kt_ioctl(self->fd, SHMRING_IOC_CREATE, &c));
-	/* node 0 exists in every VM */
+	/* node 0 exists in every VM, also strictly */
 	c.numa_node = 0;
+	c.flags = SHMRING_CREATE_EXCL | SHMRING_CREATE_NUMA_STRICT;
 	ASSERT_EQ(0, kt_ioctl(self->fd, SHMRING_IOC_CREATE, &c));
+	EXPECT_EQ(SHMRING_CREATED, c.out_flags);
 	ASSERT_EQ(0, kt_info(self->fd, &i));
 	EXPECT_EQ(0, i.numa_node);
 }

@@ -23,11 +23,30 @@ static const char *const params[3] = {
 	"max_ring_bytes", "max_total_bytes", "max_rings",
 };
 
+static int huge_param(int set, int val)
+{
+	const char *path = KT_PARAM_DIR "huge";
+	char c = 0;
+	int fd = open(path, set ? O_WRONLY : O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (set) {
+		c = val ? 'Y' : 'N';
+		val = write(fd, &c, 1) == 1 ? val : -1;
+	} else {
+		val = read(fd, &c, 1) == 1 ? (c == 'Y' || c == '1') : -1;
+	}
+	close(fd);
+	return val;
+}
+
 FIXTURE(mem) {
 	int fd;
 	struct shmring_query q;
 	char name[SHMRING_NAME_MAX];
 	unsigned long long param[3];
+	int huge;	/* the "huge" parameter, restored by the teardown */
 };
 
 FIXTURE_SETUP(mem)
@@ -36,6 +55,7 @@ FIXTURE_SETUP(mem)
 	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", SHMRING_DEV_PATH, strerror(errno));
 	ASSERT_EQ(0, kt_query(self->fd, &self->q));
 	kt_name(self->name, "mem");
+	self->huge = huge_param(0, 0);
 	for (int k = 0; k < 3; k++)
 		ASSERT_EQ(0, kt_param_get(params[k], &self->param[k]));
 }
@@ -48,6 +68,8 @@ FIXTURE_TEARDOWN(mem)
 	for (int k = 0; k < 3; k++)
 		if (self->param[k])
 			kt_param_set(params[k], self->param[k]);
+	if (self->huge >= 0)
+		huge_param(1, self->huge);
 }
 
 static long minflt(void)
@@ -226,6 +248,53 @@ TEST_F(mem, huge_ring_info)
 	EXPECT_EQ(8, i.nr_huge_chunks);
 	EXPECT_EQ(KT_CHUNK, i.page_bytes);
 	EXPECT_TRUE(i.ring_flags & SHMRING_INFO_HUGE);
+}
+
+/* MADV_NOHUGEPAGE on a mapping: the module falls back to 4 KiB entries. */
+TEST_F(mem, madv_nohugepage_falls_back_to_4k)
+{
+	struct shmring_info i;
+	unsigned char *p;
+
+	ASSERT_EQ(0, kt_create(self->fd, self->name, 8 * KT_MIB));
+	p = kt_map(self->fd, SHMRING_OFF_DATA, 8 * KT_MIB, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, 8 * KT_MIB, MADV_NOHUGEPAGE));
+	touch_write(p, 8 * KT_MIB);
+	ASSERT_EQ(0, kt_info(self->fd, &i));
+	EXPECT_EQ(0, i.pmd_faults);
+	EXPECT_EQ(2048, i.pte_faults);
+	EXPECT_EQ(0, smaps_field(p, "FilePmdMapped"));
+	munmap(p, 8 * KT_MIB);
+}
+
+/* The "huge" parameter off: no PMD feature, 4 KiB pages and entries. */
+TEST_F(mem, huge_param_off_means_4k)
+{
+	struct shmring_query q;
+	struct shmring_info i;
+	unsigned char *p;
+	int old = self->huge;
+
+	ASSERT_LE(0, old) TH_LOG("no %shuge parameter", KT_PARAM_DIR);
+	ASSERT_EQ(0, huge_param(1, 0));
+	ASSERT_EQ(0, kt_query(self->fd, &q));
+	EXPECT_EQ(0, q.features & SHMRING_FEAT_PMD);
+	EXPECT_EQ(0, kt_create(self->fd, self->name, 8 * KT_MIB));
+	huge_param(1, old);
+	ASSERT_EQ(0, kt_info(self->fd, &i));
+	EXPECT_EQ(0, i.nr_huge_chunks);
+	EXPECT_EQ(KT_PAGE, i.page_bytes);
+	p = kt_map(self->fd, SHMRING_OFF_DATA, 8 * KT_MIB, PROT_READ | PROT_WRITE);
+	ASSERT_NE(MAP_FAILED, p);
+	touch_write(p, 8 * KT_MIB);
+	ASSERT_EQ(0, kt_info(self->fd, &i));
+	EXPECT_EQ(0, i.pmd_faults);
+	EXPECT_EQ(2048, i.pte_faults);
+	munmap(p, 8 * KT_MIB);
+	/* restored */
+	ASSERT_EQ(0, kt_query(self->fd, &q));
+	EXPECT_EQ(self->q.features, q.features);
 }
 
 /*
