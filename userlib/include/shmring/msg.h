@@ -199,7 +199,10 @@ struct shmring_msg {
 	struct shmring_region *region;
 };
 
-/* Counters, for tools and tests (a snapshot; see docs/msg.md). */
+/*
+ * Counters, for tools and tests: a snapshot. prod_pos/prod_seq lag by up to
+ * 63 records, cons_pos/cons_seq by up to 1/8 of the ring (docs/msg.md).
+ */
 struct shmring_msg_stats {
 	uint64_t size;		/* DATA bytes */
 	uint32_t max_len;	/* largest payload */
