@@ -896,6 +896,7 @@ TEST(numa_node)
 	struct shmring_region_opts o;
 	struct shmring_region *r;
 	char n[64];
+	int ret;
 
 	rname(n, sizeof(n), "numa");
 	o = mkopts(SHMRING_F_CREATE | SHMRING_F_EXCL, 2 * MiB, 0);
@@ -907,7 +908,12 @@ TEST(numa_node)
 	if (access("/sys/devices/system/node/node1023", F_OK) == 0)
 		SKIP(return, "node 1023 exists");
 	o.numa_node = 1023;
-	EXPECT_EQ(-EINVAL, shmring_region_open(n, &o, &r));
+	ret = shmring_region_open(n, &o, &r);
+	EXPECT_EQ(-EINVAL, ret);
+	if (!ret) {		/* clean up after the failure */
+		shmring_region_close(r);
+		shmring_region_unlink(n, SHMRING_BACKEND_AUTO);
+	}
 	EXPECT_EQ(-ENOENT, attach(n, 0, &r));
 }
 
