@@ -59,6 +59,9 @@ struct bench_ctl {
 	uint64_t slots;		/* ring capacity in records */
 	uint32_t backend;	/* shmring rings: enum shmring_backend */
 	uint32_t nohuge;	/* shmring rings: SHMRING_F_NOHUGE */
+	uint32_t share_every;	/* consumers sharing a CPU: yield after this
+				 * many records (0: never) */
+	uint32_t reserved;
 	char name[BENCH_NAME_MAX];	/* shmring rings: unique ring name */
 	uint64_t lat_off;	/* offset of uint64_t lat[msgs] (latency) */
 	uint64_t ring_off;	/* offset of the peers' ring memory */
@@ -101,6 +104,22 @@ struct bench_kind {
 	/* Driver, after the sample (unlink names). */
 	void (*fini)(struct bench_ctl *c);
 };
+
+/*
+ * One poll of an empty or full ring: a pause instruction (x86), so the
+ * poller does not pull the lines the other side is writing on every cycle.
+ * Every kind's wait loop uses it. SHMRING_BENCH_NOPAUSE=1 in the environment
+ * turns it off (read once per worker, see bench_relax_init).
+ */
+extern int bench_nopause;
+
+static inline void bench_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	if (!bench_nopause)
+		__builtin_ia32_pause();
+#endif
+}
 
 /* Worker helpers (bench_common in shmring-bench.c). */
 uint64_t bench_now(void);

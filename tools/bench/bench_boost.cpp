@@ -31,6 +31,7 @@ using queue = boost::lockfree::spsc_queue<rec<N>,
 
 int idle(bench_ctl *c, uint32_t *polls, uint64_t deadline)
 {
+	bench_relax();
 	if (++*polls % polls_per_yield)
 		return 0;
 	sched_yield();

@@ -31,6 +31,7 @@
 
 static int idle(struct bench_ctl *c, uint32_t *polls, uint64_t deadline)
 {
+	bench_relax();
 	if (++*polls % POLLS_PER_YIELD)
 		return 0;
 	sched_yield();

@@ -59,6 +59,7 @@ struct opts {
 	int cpus[2];
 	uint32_t backend;
 	bool nohuge;
+	bool mpsc2_split;
 	bool quick;
 	bool json;
 	const char *json_file;
@@ -90,6 +91,7 @@ struct sample {
 static struct sample *samples;
 static size_t nsamples, cap_samples;
 static volatile sig_atomic_t stop_sig;
+int bench_nopause;
 static double clock_ns;
 
 /* ---- helpers for the workers (bench.h) ----------------------------------- */
@@ -212,12 +214,14 @@ static void sleep_us(long us)
 	nanosleep(&ts, NULL);
 }
 
-/* CPU of worker idx: producers on cpus[0] (a second one on cpus[1]),
- * consumers on cpus[1]. */
+/*
+ * CPU of worker idx: producers on cpus[0] (with --mpsc2 split the second
+ * one on cpus[1]), consumers on cpus[1].
+ */
 static int worker_cpu(const struct opts *o, const struct bench_kind *k, int idx)
 {
 	if ((uint32_t)idx < k->nprod)
-		return o->cpus[idx % 2];
+		return o->mpsc2_split ? o->cpus[idx % 2] : o->cpus[0];
 	return o->cpus[1];
 }
 
@@ -274,6 +278,7 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 	c->slots = slots;
 	c->backend = o->backend;
 	c->nohuge = o->nohuge;
+	c->share_every = k->ncons > 1 ? 256 : 0;
 	c->lat_off = lat_off;
 	c->ring_off = ring_off;
 	c->ring_bytes = ring_bytes;
@@ -436,6 +441,9 @@ static void usage(FILE *f)
 "  --lat-msgs N       records per latency sample (default 200000, quick 20000)\n"
 "  --pace-ns N        latency runs: one record every N ns (default 2000)\n"
 "  --cpus A,B         producer CPU, consumer CPU (default 0,1)\n"
+"  --mpsc2 same|split MPSC with 2 producers: both on the producer CPU (same,\n"
+"                     default) or one on each CPU (split; the second shares\n"
+"                     the consumer's CPU)\n"
 "  --backend B        shmring rings: auto|device|shm (default auto)\n"
 "  --nohuge           shmring rings on 4 KiB pages\n"
 "  --rt PRIO          run the workers SCHED_FIFO at PRIO (1-99) if permitted\n"
@@ -503,7 +511,7 @@ static bool parse_kinds(const char *s, struct opts *o)
 enum {
 	O_QUICK = 256, O_ROUNDS, O_SIZES, O_KINDS, O_BYTES, O_MSGS, O_LSIZES, O_LMSGS,
 	O_PACE, O_CPUS, O_BACKEND, O_NOHUGE, O_RT, O_TIMEOUT, O_NOPLACE, O_JSON, O_CSV,
-	O_JSONFILE,
+	O_JSONFILE, O_MPSC2,
 };
 
 static const struct option longopts[] = {
@@ -525,6 +533,7 @@ static const struct option longopts[] = {
 	{ "json", no_argument, NULL, O_JSON },
 	{ "csv", no_argument, NULL, O_CSV },
 	{ "json-file", required_argument, NULL, O_JSONFILE },
+	{ "mpsc2", required_argument, NULL, O_MPSC2 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -636,6 +645,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_CSV:
 			o->csv = true;
+			break;
+		case O_MPSC2:
+			if (!strcmp(optarg, "split"))
+				o->mpsc2_split = true;
+			else if (strcmp(optarg, "same"))
+				return bad("--mpsc2 (same|split)", optarg);
 			break;
 		case O_JSONFILE:
 			o->json_file = optarg;
@@ -866,9 +881,10 @@ static void json_str(const char *s)
 static void print_json(const struct opts *o)
 {
 	fprintf(jf, "{\"tool\":\"shmring-bench\",\"rounds\":%d,\"cpus\":[%d,%d],\"pace_ns\":%"
-	       PRIu64 ",\"clock_read_ns\":%.0f,\"emulated\":%s,\"kinds\":[", o->rounds,
-	       o->cpus[0], o->cpus[1], o->pace_ns, clock_ns,
-	       tool_cpu_emulated() ? "true" : "false");
+	       PRIu64 ",\"clock_read_ns\":%.0f,\"emulated\":%s,\"rt\":%d,\"mpsc2\":\"%s\","
+	       "\"kinds\":[", o->rounds, o->cpus[0], o->cpus[1], o->pace_ns, clock_ns,
+	       tool_cpu_emulated() ? "true" : "false", o->rt,
+	       o->mpsc2_split ? "split" : "same");
 	for (int i = 0; i < o->nkinds; i++) {
 		fprintf(jf, "%s{\"name\":", i ? "," : "");
 		json_str(o->kinds[i]->name);
@@ -964,6 +980,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	tool_set_rt(o.rt);
+	bench_nopause = getenv("SHMRING_BENCH_NOPAUSE") && !strcmp(getenv("SHMRING_BENCH_NOPAUSE"), "1");
 
 	fprintf(prog, "shmring-bench: producer on CPU %d, consumer on CPU %d; %d round(s); "
 		"placement from a ping-pong before/after each sample%s\n",
