@@ -7,7 +7,7 @@
  *
  * Model
  * -----
- * A ring is a named kernel object that owns three memory areas:
+ * A ring is a named kernel object that owns four memory areas:
  *
  *   DATA  data_bytes of pinned, zeroed memory, allocated in 2 MiB compound
  *         pages where possible. It may be mapped twice back to back
@@ -17,6 +17,11 @@
  *         (positions, flags, layout version). The kernel never reads it.
  *   CTRL  one page the kernel writes and userspace may only map read-only
  *         (struct shmring_ctrl).
+ *   BELL  one zeroed page every attached file may map read-write, even a
+ *         read-only attach. The kernel never reads it; the library keeps
+ *         its "a sleeper is armed" flags there, so that read-only consumers
+ *         can ask to be woken. Whoever can attach can make kicks spurious
+ *         or late through it, nothing more: waits always re-check the ring.
  *
  * An open file of /dev/shmring is bound to at most one ring, by
  * SHMRING_IOC_CREATE or SHMRING_IOC_ATTACH. The areas are then mapped with
@@ -52,6 +57,7 @@
 #define SHMRING_OFF_DATA	0x0000000000ULL
 #define SHMRING_OFF_META	0x1000000000ULL	/* 64 GiB */
 #define SHMRING_OFF_CTRL	0x2000000000ULL	/* 128 GiB */
+#define SHMRING_OFF_BELL	0x3000000000ULL	/* 192 GiB */
 
 /* Hard ABI bound: 2 * data_bytes must stay below SHMRING_OFF_META. */
 #define SHMRING_DATA_BYTES_MAX	(16ULL << 30)
@@ -63,6 +69,40 @@
 #define SHMRING_FEAT_MIRROR	(1U << 1)	/* DATA may be mapped twice */
 #define SHMRING_FEAT_CTRL	(1U << 2)	/* read-only control page */
 #define SHMRING_FEAT_NUMA	(1U << 3)	/* numa_node is honoured */
+#define SHMRING_FEAT_DOORBELL	(1U << 4)	/* KICK, WAIT, eventfds, poll */
+#define SHMRING_FEAT_ROLES	(1U << 5)	/* roles and peer hang-up */
+#define SHMRING_FEAT_BELL	(1U << 6)	/* the shared BELL page */
+
+/*
+ * Roles (struct shmring_create.role, struct shmring_attach.role). A file
+ * attached as a producer or a consumer counts as a peer: when the last file
+ * of a role is released (close, exit, SIGKILL; a mapping holds its file, so
+ * only once the last mapping is gone too), the CTRL page records it in
+ * peer_flags, every doorbell is kicked once and poll reports EPOLLHUP to
+ * the files of the other role.
+ */
+#define SHMRING_ROLE_NONE	0	/* not a peer (tools, observers) */
+#define SHMRING_ROLE_PRODUCER	1
+#define SHMRING_ROLE_CONSUMER	2
+
+/*
+ * Doorbells. A kick on doorbell d increments CTRL kicks[d], wakes WAIT and
+ * poll sleepers and signals every eventfd registered on d. The kernel never
+ * looks at ring contents: when to kick is the library's business (it kicks
+ * only when a sleeper has announced itself in the BELL page).
+ */
+#define SHMRING_NR_DOORBELLS	4
+#define SHMRING_DB_DATA		0	/* producer -> consumer: data available */
+#define SHMRING_DB_SPACE	1	/* consumer -> producer: space available */
+/* 2 and 3 are free for ring kinds (e.g. a barrier). */
+
+/* struct shmring_ctrl.peer_flags */
+#define SHMRING_PEER_PRODUCER_GONE	(1U << 0)	/* producers fell to 0 */
+#define SHMRING_PEER_CONSUMER_GONE	(1U << 1)	/* consumers fell to 0 */
+
+/* read(2) on a bound file returns a __u64 mask of doorbells kicked since
+ * the file's previous read, with this bit when its peer role is gone. */
+#define SHMRING_READ_HUP	(1ULL << 63)
 
 /* struct shmring_create.flags */
 #define SHMRING_CREATE_EXCL	(1U << 0)	/* EEXIST if the name exists */
@@ -123,7 +163,9 @@ struct shmring_create {
 	__s32 numa_node;	/* in: -1 = the caller's node */
 	__u32 out_flags;	/* out: SHMRING_CREATED */
 	char name[SHMRING_NAME_MAX];	/* in */
-	__u64 reserved[4];	/* in: 0 */
+	__u32 role;		/* in: SHMRING_ROLE_* */
+	__u32 reserved0;	/* in: 0 */
+	__u64 reserved[3];	/* in: 0 */
 };
 
 #define SHMRING_CREATE_SIZE_VER0	128
@@ -138,7 +180,9 @@ struct shmring_attach {
 	__u32 size;
 	__u32 flags;		/* in: SHMRING_ATTACH_* */
 	char name[SHMRING_NAME_MAX];
-	__u64 reserved[4];
+	__u32 role;		/* in: SHMRING_ROLE_* */
+	__u32 reserved0;	/* in: 0 */
+	__u64 reserved[3];	/* in: 0 */
 };
 
 #define SHMRING_ATTACH_SIZE_VER0	104
@@ -201,8 +245,64 @@ struct shmring_ctrl {
 	__u32 map_count;	/* updated on every mmap and unmap */
 	__u32 ring_flags;	/* SHMRING_INFO_UNLINKED | SHMRING_INFO_HUGE */
 	__u32 reserved0;
-	__u64 reserved[58];	/* future: peers, doorbells; reads as 0 */
+	__u32 producers;	/* live files attached as producers */
+	__u32 consumers;	/* live files attached as consumers */
+	__u32 producer_gen;	/* producer attaches so far */
+	__u32 consumer_gen;	/* consumer attaches so far */
+	__u32 peer_flags;	/* SHMRING_PEER_* */
+	__u32 reserved1;
+	__u64 kicks[SHMRING_NR_DOORBELLS];	/* kick sequence per doorbell;
+						 * also bumped on hang-up */
+	__u64 reserved[51];	/* future; reads as 0 */
 };
+
+/**
+ * struct shmring_kick - SHMRING_IOC_KICK: ring doorbells (a mask of bits
+ * 1 << SHMRING_DB_*, non-zero). Never sleeps. write(2) of a __u32 or __u64
+ * mask on the bound file does the same.
+ */
+struct shmring_kick {
+	__u32 size;
+	__u32 flags;		/* in: 0 */
+	__u32 doorbells;	/* in: mask */
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+#define SHMRING_KICK_SIZE_VER0	32
+
+/**
+ * struct shmring_wait - SHMRING_IOC_WAIT: futex-like sleep until CTRL
+ * kicks[doorbell] != seq, or the peer role of this file is gone, or
+ * timeout_ns passes (0: do not sleep). Returns 0 (kicked or hang-up: read
+ * CTRL), or fails with ETIMEDOUT or EINTR.
+ */
+struct shmring_wait {
+	__u32 size;
+	__u32 flags;		/* in: 0 */
+	__u32 doorbell;		/* in: SHMRING_DB_* */
+	__u32 reserved0;
+	__u64 seq;		/* in: the kicks[doorbell] value last seen */
+	__u64 timeout_ns;	/* in: relative */
+	__u64 reserved[2];
+};
+
+#define SHMRING_WAIT_SIZE_VER0	48
+
+/**
+ * struct shmring_eventfd - SHMRING_IOC_SET_EVENTFD: signal eventfd fd on
+ * every kick of doorbell (one per file and doorbell; registering again
+ * replaces it; fd -1 clears it). Cleared automatically on release.
+ */
+struct shmring_eventfd {
+	__u32 size;
+	__u32 flags;		/* in: 0 */
+	__u32 doorbell;		/* in: SHMRING_DB_* */
+	__s32 fd;		/* in: eventfd, or -1 */
+	__u64 reserved[2];
+};
+
+#define SHMRING_EVENTFD_SIZE_VER0	32
 
 #define SHMRING_IOC_MAGIC	0xB8
 #define SHMRING_IOC_QUERY	_IOWR(SHMRING_IOC_MAGIC, 0x01, struct shmring_query)
@@ -210,5 +310,8 @@ struct shmring_ctrl {
 #define SHMRING_IOC_ATTACH	_IOWR(SHMRING_IOC_MAGIC, 0x03, struct shmring_attach)
 #define SHMRING_IOC_UNLINK	_IOWR(SHMRING_IOC_MAGIC, 0x04, struct shmring_unlink)
 #define SHMRING_IOC_INFO	_IOWR(SHMRING_IOC_MAGIC, 0x05, struct shmring_info)
+#define SHMRING_IOC_KICK	_IOWR(SHMRING_IOC_MAGIC, 0x06, struct shmring_kick)
+#define SHMRING_IOC_WAIT	_IOWR(SHMRING_IOC_MAGIC, 0x07, struct shmring_wait)
+#define SHMRING_IOC_SET_EVENTFD	_IOWR(SHMRING_IOC_MAGIC, 0x08, struct shmring_eventfd)
 
 #endif /* _UAPI_LINUX_SHMRING_H */
