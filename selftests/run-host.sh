@@ -160,4 +160,28 @@ for v in $variants; do
 		[ "$rc" -ne 0 ] || [ "$nfail" -ne 0 ] && failed=1
 	done
 done
+
+# Other TAP suites of the host lane: programs outside selftests/lib that
+# print their own "ok N" / "not ok N" lines and exit non-zero on failure.
+extra_suites=(
+	"python python3 python/test_bcast_reader.py"
+	"bench bash tools/bench/test_bench_smoke.sh"
+)
+if [[ $only == 'test_*' ]]; then
+	for suite in "${extra_suites[@]}"; do
+		tag=${suite%% *} cmd=${suite#* }
+		script=${cmd#* }
+		[ -f "${script%% *}" ] || continue
+		log=$logdir/extra-$tag.log
+		{ SHMRING_BACKEND=shm timeout -k 10 "$tmo" $cmd; } >"$log" 2>&1
+		rc=$?
+		nfail=$(grep -cE '^not ok [0-9]+' "$log")
+		sed -E -e "s,^(not )?ok ([0-9]+) ,&$tag/," \
+		       -e '/^(not )?ok [0-9]+ /!{/^#/!s/^/# /}' "$log"
+		if [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+			notok "$tag: $cmd failed (rc $rc)"
+		fi
+		[ "$rc" -ne 0 ] && failed=1
+	done
+fi
 exit $failed
