@@ -25,6 +25,8 @@
 extern "C" {
 #endif
 
+struct shmring_bell;
+
 /* Where the memory comes from. */
 enum shmring_backend {
 	SHMRING_BACKEND_AUTO = 0,	/* device if /dev/shmring opens, else shm;
@@ -51,6 +53,11 @@ struct shmring_region_opts {
 	uint64_t data_bytes;	/* DATA size wanted (rounded up, see below) */
 	uint64_t timeout_ns;	/* attach: how long to wait for a creator
 				 * still initialising; 0 = 2 s */
+	uint32_t role;		/* SHMRING_ROLE_*: who this process is for
+				 * peer hang-up (callers of the first,
+				 * smaller version of this struct get 0,
+				 * SHMRING_ROLE_NONE) */
+	uint32_t reserved0;	/* 0 */
 };
 
 /* One process's view of a ring's memory. Read-only for callers. */
@@ -71,6 +78,16 @@ struct shmring_region {
 	size_t map_len;
 	void *ctrl_map;
 	size_t ctrl_len;
+	/* public again (appended to keep the earlier offsets) */
+	struct shmring_bell *bells;	/* BELL page: SHMRING_NR_DOORBELLS
+					 * bells (shmring/wait.h), writable
+					 * even when RDONLY; NULL if the
+					 * module has no BELL page */
+	uint32_t role;			/* SHMRING_ROLE_* it was opened as */
+	/* private to region.c */
+	int bell_fd;			/* fallback: the .bell file, else -1 */
+	void *bell_map;
+	size_t bell_len;
 };
 
 /*

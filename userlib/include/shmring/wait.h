@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT OR LGPL-2.1 */
+/*
+ * libshmring: one wait API for every ring kind (spin, then sleep), with
+ * wakeup suppression.
+ *
+ * A waiter spins for a bounded time re-checking its condition, then
+ * announces itself in the ring's BELL page ("armed"), issues a full
+ * barrier, re-checks, and sleeps on a doorbell: ioctl SHMRING_IOC_WAIT on
+ * /dev/shmring, FUTEX_WAIT on the bell's sequence word on the /dev/shm
+ * fallback. A notifier, right after publishing with a release store, calls
+ * shmring_notify(): a full barrier and a relaxed load of the armed flag;
+ * only if a waiter is armed does it clear the flag and kick (a system call).
+ * A busy ring with nobody asleep therefore makes no system call at all, and
+ * the barriers on both sides make a lost wakeup impossible (the argument is
+ * written out in docs/wakeups.md).
+ *
+ * Doorbells are SHMRING_DB_DATA (the producer rings it: data available),
+ * SHMRING_DB_SPACE (the consumer rings it: space available), and 2, 3 for
+ * ring kinds that need more (SHMRING_NR_DOORBELLS in all).
+ *
+ * Regions opened on a module without the BELL page (no SHMRING_FEAT_BELL)
+ * have bells == NULL: shmring_notify() does nothing and shmring_wait()
+ * polls the condition with short sleeps (50 us growing to 1 ms).
+ */
+#ifndef SHMRING_WAIT_H
+#define SHMRING_WAIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <shmring/region.h>
+#include <shmring/hdr.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * One bell per doorbell at the start of the BELL page, 128-byte stride.
+ * The layout belongs to the library (the kernel never reads the page).
+ * pid[] is used by the /dev/shm fallback only, and only in bells[0]: the
+ * pid of the last process that opened the ring as producer (pid[0]) or
+ * consumer (pid[1]); negated when that process closed it normally.
+ */
+struct shmring_bell {
+	uint32_t armed;		/* atomic: a waiter is (about to be) asleep */
+	uint32_t seq;		/* atomic: fallback kick sequence (futex word) */
+	int32_t pid[2];		/* fallback peer liveness, see above */
+	uint8_t pad[SHMRING_PAD - 16];
+};
+
+/* Bytes of the BELL area (one page, all doorbells). */
+#define SHMRING_BELL_BYTES	4096
+
+/* Versioned by its size field. NULL options mean all defaults. */
+struct shmring_wait_opts {
+	uint32_t size;		/* sizeof(struct shmring_wait_opts) */
+	uint32_t spin_ns;	/* spin this long before sleeping (0: default,
+				 * SHMRING_WAIT_SPIN_DEFAULT_NS) */
+	uint64_t timeout_ns;	/* give up after (0 or UINT64_MAX: forever) */
+};
+
+#define SHMRING_WAIT_SPIN_DEFAULT_NS	20000U
+
+/* The condition a waiter waits for; called often, must not block. */
+typedef bool (*shmring_cond_fn)(void *arg);
+
+/*
+ * Spin, then arm and sleep on doorbell db until cond(arg) is true. cond is
+ * always checked first (an already true condition costs no barrier).
+ * Returns 0 (cond true), -ETIMEDOUT, -EPIPE (the peer role is gone and cond
+ * is still false; see shmring_peer_gone()), -EINVAL (bad db, NULL cond or
+ * bad options), or another negative errno from the kernel. Signals are
+ * absorbed: -EINTR is never returned.
+ */
+int shmring_wait(struct shmring_region *r, unsigned int db, shmring_cond_fn cond,
+		 void *arg, const struct shmring_wait_opts *o);
+
+/*
+ * Kick doorbell db unconditionally (a system call): wakes every sleeper of
+ * that doorbell. Returns 0 or a negative errno. shmring_notify() calls it
+ * only when a waiter is armed; call it directly only to force a wake.
+ */
+int shmring_kick(struct shmring_region *r, unsigned int db);
+
+/*
+ * True when the peer role of this region is gone: for a producer
+ * (SHMRING_ROLE_PRODUCER) the consumers, for a consumer the producers.
+ * Device: CTRL peer_flags (every file of that role was released). Fallback:
+ * the last process recorded for that role closed the ring or no longer
+ * exists. Always false for SHMRING_ROLE_NONE or before any peer appeared.
+ */
+bool shmring_peer_gone(const struct shmring_region *r);
+
+/* Process-wide counters (all threads, all regions), for benchmarks. */
+struct shmring_wait_stats {
+	uint64_t kicks;		/* kicks issued (system calls) */
+	uint64_t sleeps;	/* times a waiter went to sleep */
+	uint64_t wakeups;	/* sleeps that ended with cond true */
+	uint64_t spurious;	/* sleeps that ended with cond still false */
+};
+
+/* Copy the counters; reset them to 0 if reset. */
+void shmring_wait_stats_get(struct shmring_wait_stats *out, bool reset);
+
+/*
+ * Notifier, after publishing with a release store. Inline; no system call
+ * and no write to shared memory when nobody sleeps on db.
+ *
+ * ThreadSanitizer does not model atomic_thread_fence (GCC rejects it under
+ * -Werror=tsan), so TSan builds replace the fence-and-load by one seq_cst
+ * exchange on the armed flag, which is correct on its own (the RMWs on the
+ * flag are totally ordered and synchronise with the waiter's arming RMW);
+ * see docs/wakeups.md.
+ */
+static inline void shmring_notify(struct shmring_region *r, unsigned int db)
+{
+	struct shmring_bell *b;
+
+	if (!r->bells || db >= SHMRING_NR_DOORBELLS)
+		return;
+	b = &r->bells[db];
+#ifdef __SANITIZE_THREAD__
+	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
+		(void)shmring_kick(r, db);
+#else
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&b->armed, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
+		(void)shmring_kick(r, db);
+#endif
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMRING_WAIT_H */
