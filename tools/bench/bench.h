@@ -53,7 +53,8 @@ struct bench_ctl {
 	uint32_t nprod;		/* producer workers */
 	uint32_t ncons;		/* consumer workers */
 	uint32_t latency;	/* 1: paced latency run */
-	uint64_t msgs;		/* records per producer */
+	uint64_t msgs;		/* records per producer (latency: warm + timed) */
+	uint64_t warm;		/* latency: first records are an untimed lap */
 	uint64_t pace_ns;	/* latency: interval between records */
 	uint64_t timeout_ns;	/* a worker gives up after this long */
 	uint64_t slots;		/* ring capacity in records */
@@ -73,6 +74,7 @@ struct bench_ctl {
 	uint32_t abort;		/* someone failed: everyone stop */
 	uint32_t cons_done;	/* consumers finished (bcast) */
 	uint32_t prod_done;	/* producers finished */
+	uint32_t warm_done;	/* latency: a consumer has seen the warm-up lap */
 	uint64_t t_go_ns;		/* set just before go */
 	struct bench_wres w[BENCH_MAX_WORKERS];	/* producers first */
 };
@@ -195,6 +197,51 @@ static inline uint64_t bench_word0(const unsigned char *buf)
 
 	__builtin_memcpy(&a, buf, 8);
 	return a;
+}
+
+/*
+ * Word 0 of record i of producer idx. Throughput: the producer's index and
+ * record number. Latency: the first c->warm records (one lap, so every
+ * page of the ring has been touched by both sides) carry i + 1 and go out
+ * unpaced; then one record every pace_ns carries its send timestamp.
+ */
+static inline uint64_t bench_word(struct bench_ctl *c, int idx, uint64_t i, uint64_t *t0)
+{
+	if (!c->latency)
+		return ((uint64_t)idx << 56) | i;
+	if (i < c->warm)
+		return i + 1;
+	if (i == c->warm) {
+		/* start timing once the consumer has drained the warm-up lap */
+		uint64_t deadline = bench_now() + c->timeout_ns;
+
+		while (!__atomic_load_n(&c->warm_done, __ATOMIC_ACQUIRE) &&
+		       !__atomic_load_n(&c->abort, __ATOMIC_RELAXED) && bench_now() < deadline)
+			bench_relax();
+		*t0 = bench_now();
+	}
+	bench_wait_until(*t0 + (i - c->warm) * c->pace_ns);
+	return bench_now();
+}
+
+/*
+ * Consumer of a latency run: record number seq arrived with word w0. The
+ * words must be strictly increasing (no loss, no reordering). Returns 0,
+ * or -1 if the record is out of order or from the future.
+ */
+static inline int bench_lat_record(struct bench_ctl *c, uint64_t seq, uint64_t w0,
+				   uint64_t *prev)
+{
+	uint64_t now = bench_now();
+
+	if (w0 <= *prev || w0 > now)
+		return -1;
+	*prev = w0;
+	if (seq + 1 == c->warm)
+		__atomic_store_n(&c->warm_done, 1, __ATOMIC_RELEASE);
+	if (seq >= c->warm && seq < c->msgs)
+		bench_lat(c)[seq - c->warm] = now - w0;
+	return 0;
 }
 
 extern const struct bench_kind bench_shmring_msg, bench_shmring_mpsc1,

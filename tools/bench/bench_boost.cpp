@@ -50,16 +50,10 @@ int run(bench_ctl *c, int idx)
 		return 0;
 	uint64_t deadline = bench_now() + c->timeout_ns;
 	if (idx == 0) {
-		uint64_t t0 = bench_now();
+		uint64_t t0 = 0;
 
 		for (uint64_t i = 0; i < c->msgs; i++) {
-			uint64_t w0 = i;
-
-			if (c->latency) {
-				bench_wait_until(t0 + i * c->pace_ns);
-				w0 = bench_now();
-			}
-			bench_fill(buf[0].data(), N, w0);
+			bench_fill(buf[0].data(), N, bench_word(c, 0, i, &t0));
 			while (!q->push(buf[0]))
 				if (idle(c, &polls, deadline))
 					return bench_fail(c, idx, -ETIMEDOUT,
@@ -78,17 +72,11 @@ int run(bench_ctl *c, int idx)
 			for (size_t j = 0; j < k; j++, n++) {
 				int bad;
 
-				if (c->latency) {
-					uint64_t now = bench_now();
-					uint64_t w0 = bench_word0(buf[j].data());
-
-					bad = w0 <= prev || w0 > now;
-					prev = w0;
-					if (!bad && n < c->msgs)
-						bench_lat(c)[n] = now - w0;
-				} else {
+				if (c->latency)
+					bad = bench_lat_record(c, n, bench_word0(buf[j].data()),
+							       &prev);
+				else
 					bad = bench_check(buf[j].data(), N, n);
-				}
 				if (bad)
 					return bench_fail(c, idx, -EPROTO,
 							  "record lost, reordered or torn");

@@ -38,32 +38,11 @@ static int idle(struct bench_ctl *c, uint32_t *polls, uint64_t deadline)
 	return bench_stop(c, deadline);
 }
 
-static uint64_t next_word(struct bench_ctl *c, uint64_t i, uint64_t t0)
-{
-	if (c->latency) {
-		bench_wait_until(t0 + i * c->pace_ns);
-		return bench_now();
-	}
-	return i;
-}
-
-static int lat_record(struct bench_ctl *c, uint64_t n, uint64_t w0, uint64_t *prev)
-{
-	uint64_t now = bench_now();
-
-	if (w0 <= *prev || w0 > now)
-		return -1;
-	*prev = w0;
-	if (n < c->msgs)
-		bench_lat(c)[n] = now - w0;
-	return 0;
-}
-
 /* Consumer side check of record n; nonzero if wrong. */
 static int consume_one(struct bench_ctl *c, const unsigned char *rec, uint64_t n,
 		       uint64_t *prev)
 {
-	return c->latency ? lat_record(c, n, bench_word0(rec), prev) :
+	return c->latency ? bench_lat_record(c, n, bench_word0(rec), prev) :
 	       bench_check(rec, c->size, n);
 }
 
@@ -136,9 +115,9 @@ static int ck_run(struct bench_ctl *c, int idx)
 		return 0;
 	deadline = bench_now() + c->timeout_ns;
 	if (idx == 0) {
-		t0 = bench_now();
+		t0 = 0;
 		for (i = 0; i < c->msgs; i++) {
-			bench_fill(buf, c->size, next_word(c, i, t0));
+			bench_fill(buf, c->size, bench_word(c, 0, i, &t0));
 			while (!ck_enq(r, slots, c->size, buf))
 				if (idle(c, &polls, deadline))
 					return bench_fail(c, idx, -ETIMEDOUT, "producer stopped waiting");
@@ -192,9 +171,9 @@ static int rte_run(struct bench_ctl *c, int idx)
 		return 0;
 	deadline = bench_now() + c->timeout_ns;
 	if (idx == 0) {
-		t0 = bench_now();
+		t0 = 0;
 		for (i = 0; i < c->msgs; i++) {
-			bench_fill(buf, c->size, next_word(c, i, t0));
+			bench_fill(buf, c->size, bench_word(c, 0, i, &t0));
 			while (rte_ring_sp_enqueue_elem(r, buf, c->size))
 				if (idle(c, &polls, deadline))
 					return bench_fail(c, idx, -ETIMEDOUT, "producer stopped waiting");

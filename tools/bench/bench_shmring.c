@@ -53,29 +53,6 @@ static void finish(struct bench_ctl *c, int idx, uint64_t msgs)
 	c->w[idx].t_end_ns = bench_now();
 }
 
-/* Word 0 of record i of producer idx: a timestamp when timing latency. */
-static uint64_t next_word(struct bench_ctl *c, int idx, uint64_t i, uint64_t t0)
-{
-	if (c->latency) {
-		bench_wait_until(t0 + i * c->pace_ns);
-		return bench_now();
-	}
-	return ((uint64_t)idx << 56) | i;
-}
-
-/* Latency bookkeeping of a consumer: one record with word 0 seen. */
-static int lat_record(struct bench_ctl *c, uint64_t n, uint64_t w0, uint64_t *prev)
-{
-	uint64_t now = bench_now();
-
-	if (w0 <= *prev || w0 > now)
-		return -1;
-	*prev = w0;
-	if (n < c->msgs)
-		bench_lat(c)[n] = now - w0;
-	return 0;
-}
-
 /* ---- SPSC message ring ------------------------------------------------ */
 
 static int msg_run(struct bench_ctl *c, int idx)
@@ -103,9 +80,9 @@ static int msg_run(struct bench_ctl *c, int idx)
 		__atomic_store_n(&c->created, 1, __ATOMIC_RELEASE);
 		if (!bench_start(c, idx))
 			goto out;
-		t0 = bench_now();
+		t0 = 0;
 		for (i = 0; i < c->msgs; i++) {
-			bench_fill(buf, c->size, next_word(c, idx, i, t0));
+			bench_fill(buf, c->size, bench_word(c, idx, i, &t0));
 			/* shmring_msg_send(), with a constant-size copy */
 			ret = shmring_msg_reserve(m, c->size, &slot);
 			if (!ret) {
@@ -150,7 +127,7 @@ static int msg_run(struct bench_ctl *c, int idx)
 				goto out;
 			}
 			bench_copy(buf, v[j].data, c->size);
-			if (c->latency ? lat_record(c, n, bench_word0(buf), &prev) :
+			if (c->latency ? bench_lat_record(c, n, bench_word0(buf), &prev) :
 			    bench_check(buf, c->size, n)) {
 				bench_fail(c, idx, -EPROTO, "record lost, reordered or torn");
 				goto out;
@@ -205,9 +182,9 @@ static int mpsc_run(struct bench_ctl *c, int idx)
 		if (!bench_start(c, idx))
 			goto out;
 		deadline = bench_now() + c->timeout_ns;
-		t0 = bench_now();
+		t0 = 0;
 		for (i = 0; i < c->msgs; i++) {
-			bench_fill(buf, c->size, next_word(c, idx, i, t0));
+			bench_fill(buf, c->size, bench_word(c, idx, i, &t0));
 			while ((ret = shmring_mpsc_try_reserve(q, &ticket, &slot)) == -EAGAIN)
 				if (idle(c, &polls, deadline)) {
 					bench_fail(c, idx, -ETIMEDOUT, "producer stopped waiting");
@@ -256,7 +233,7 @@ static int mpsc_run(struct bench_ctl *c, int idx)
 		shmring_mpsc_release(q);
 		w0 = bench_word0(buf);
 		if (c->latency) {
-			ret = lat_record(c, n, w0, &prev);
+			ret = bench_lat_record(c, n, w0, &prev);
 		} else {
 			p = (uint32_t)(w0 >> 56);
 			ret = p >= c->nprod ? -1 :
@@ -305,7 +282,7 @@ static int bcast_run(struct bench_ctl *c, int idx)
 	static unsigned char buf[REC_MAX];
 	struct shmring_bcast *b = NULL;
 	struct shmring_bcast_rinfo ri;
-	uint64_t i, n = 0, missed = 0, prev = 0, deadline, t0;
+	uint64_t i, n = 0, missed = 0, late = 0, prev = 0, deadline, t0;
 	uint32_t polls = 0;
 	int ret;
 
@@ -324,9 +301,9 @@ static int bcast_run(struct bench_ctl *c, int idx)
 		__atomic_store_n(&c->created, 1, __ATOMIC_RELEASE);
 		if (!bench_start(c, idx))
 			goto out;
-		t0 = bench_now();
+		t0 = 0;
 		for (i = 0; i < c->msgs; i++) {
-			bench_fill(buf, c->size, next_word(c, idx, i, t0));
+			bench_fill(buf, c->size, bench_word(c, idx, i, &t0));
 			shmring_bcast_publish(b, buf);
 		}
 		finish(c, idx, c->msgs);
@@ -364,10 +341,12 @@ static int bcast_run(struct bench_ctl *c, int idx)
 			goto out;
 		}
 		missed += ri.missed;
+		if (ri.missed && ri.seq > c->warm)	/* missed entries past the warm-up */
+			late += ri.seq - (ri.seq - ri.missed > c->warm ? ri.seq - ri.missed : c->warm);
 		/* consumers sharing one CPU take turns (see docs/bench.md) */
 		if (c->share_every && !((n + 1) % c->share_every))
 			sched_yield();
-		if (c->latency ? lat_record(c, n, bench_word0(buf), &prev) :
+		if (c->latency ? bench_lat_record(c, ri.seq, bench_word0(buf), &prev) :
 		    bench_check(buf, c->size, ri.seq)) {
 			bench_fail(c, idx, -EPROTO, "entry torn or out of order");
 			goto out;
@@ -378,7 +357,8 @@ static int bcast_run(struct bench_ctl *c, int idx)
 		bench_fail(c, idx, -EPROTO, "read + missed != published");
 		goto out;
 	}
-	c->w[idx].missed = missed;
+	/* latency runs: only misses among the timed entries matter */
+	c->w[idx].missed = c->latency ? late : missed;
 	finish(c, idx, n);
 out:
 	shmring_bcast_close(b);

@@ -78,6 +78,7 @@ struct sample {
 	char why[128];
 	double rate;		/* records/s (per consumer for broadcast) */
 	double prod_rate;	/* broadcast: producer's records/s */
+	double sum_rate;	/* all consumers together, records/s */
 	uint64_t moved;		/* records delivered (all consumers) */
 	uint64_t missed;	/* broadcast: entries lapped */
 	uint64_t sent;		/* records sent (all producers) */
@@ -209,7 +210,7 @@ static int reap(pid_t *pids, int n, int *failed)
 
 static void sleep_us(long us)
 {
-	struct timespec ts = { 0, us * 1000 };
+	struct timespec ts = { us / 1000000, us % 1000000 * 1000 };
 
 	nanosleep(&ts, NULL);
 }
@@ -241,7 +242,7 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 	s->round = round;
 	s->latency = latency;
 	if (latency) {
-		msgs = o->lat_msgs;
+		msgs = slots + o->lat_msgs;	/* one untimed lap first */
 	} else {
 		msgs = o->bytes / size;
 		if (msgs > o->msgs_max)
@@ -273,6 +274,7 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 	c->ncons = k->ncons;
 	c->latency = (uint32_t)latency;
 	c->msgs = msgs;
+	c->warm = latency ? slots : 0;
 	c->pace_ns = o->pace_ns;
 	c->timeout_ns = o->timeout_ns;
 	c->slots = slots;
@@ -354,6 +356,16 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 		}
 	}
 
+	/*
+	 * Real-time workers: leave the CPUs idle for a quarter of the sample's
+	 * time (at least 50 ms), so the kernel's RT throttling (95% per second)
+	 * never stops a later sample half-way.
+	 */
+	if (o->rt) {
+		uint64_t busy = tool_now_ns() - c->t_go_ns;
+
+		sleep_us((long)(busy / 4000 > 50000 ? busy / 4000 : 50000));
+	}
 	if (o->placement && tool_pingpong(o->cpus[0], o->cpus[1], &pp) == 0)
 		s->rt_after = pp.median_ns;
 	s->place = tool_placement_pair(s->rt_before, s->rt_after);
@@ -387,13 +399,14 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 		} else {
 			s->moved += c->w[i].msgs;
 			s->missed += c->w[i].missed;
+			s->sum_rate += r;
 			/* broadcast: the slowest consumer; else the only one */
 			if (i == (int)k->nprod || r < s->rate)
 				s->rate = r;
 		}
 	}
 	if (latency) {
-		uint64_t *lat = bench_lat(c), n = msgs;
+		uint64_t *lat = bench_lat(c), n = msgs - slots;
 
 		qsort(lat, n, sizeof(*lat), cmp_u64);
 		s->nlat = n;
@@ -711,9 +724,9 @@ static void print_sample_text(FILE *f, const struct sample *s)
 			s->k->name, s->size, s->p50, s->p99, s->p999, s->max, s->place,
 			s->rt_before, s->rt_after);
 	else if (s->k->ncons > 1 || s->missed || s->k == &bench_shmring_bcast1)
-		fprintf(f, "  %-17s %5u B  %8.2f M/s per consumer (producer %.2f M/s, missed "
-			"%.1f%%)  [%s, pp %.0f/%.0f ns]\n", s->k->name, s->size, s->rate / 1e6,
-			s->prod_rate / 1e6,
+		fprintf(f, "  %-17s %5u B  %8.2f M/s per consumer (all %.2f, producer %.2f M/s, "
+			"missed %.1f%%)  [%s, pp %.0f/%.0f ns]\n", s->k->name, s->size,
+			s->rate / 1e6, s->sum_rate / 1e6, s->prod_rate / 1e6,
 			100.0 * (double)s->missed / (double)(s->moved + s->missed),
 			s->place, s->rt_before, s->rt_after);
 	else
@@ -746,6 +759,7 @@ struct fig {
 	int latency;
 	double v[MAX_ROUNDS], ratio[MAX_ROUNDS], p50[MAX_ROUNDS], p99[MAX_ROUNDS];
 	double p999[MAX_ROUNDS], max[MAX_ROUNDS], prod[MAX_ROUNDS], miss[MAX_ROUNDS];
+	double sum[MAX_ROUNDS];
 	int n, nratio, near, far, other;
 	int failed;
 };
@@ -771,6 +785,7 @@ static void summarise(const struct opts *o, struct fig *f, const struct bench_ki
 		}
 		f->v[f->n] = s->rate;
 		f->prod[f->n] = s->prod_rate;
+		f->sum[f->n] = s->sum_rate;
 		f->miss[f->n] = s->moved + s->missed ?
 				100.0 * (double)s->missed / (double)(s->moved + s->missed) : 0;
 		f->p50[f->n] = (double)s->p50;
@@ -828,7 +843,8 @@ static void print_summary(const struct opts *o, FILE *out)
 				stats_median(f.v, (size_t)f.n) / 1e6, ratio,
 				fig_place(&f, pb, sizeof(pb)));
 			if (f.k->ncons > 1 || f.k == &bench_shmring_bcast1)
-				fprintf(out, "  (producer %.2f M/s, missed %.1f%%)",
+				fprintf(out, "  (all consumers %.2f, producer %.2f M/s, "
+					"missed %.1f%%)", stats_median(f.sum, (size_t)f.n) / 1e6,
 					stats_median(f.prod, (size_t)f.n) / 1e6,
 					stats_median(f.miss, (size_t)f.n));
 			if (f.failed)
@@ -918,8 +934,9 @@ static void print_json(const struct opts *o)
 			       PRIu64 ",\"max\":%" PRIu64 ",\"n\":%" PRIu64 "}",
 			       s->p50, s->p99, s->p999, s->max, s->nlat);
 		else
-			fprintf(jf, ",\"msgs_per_s\":%.0f,\"producer_msgs_per_s\":%.0f", s->rate,
-			       s->prod_rate);
+			fprintf(jf, ",\"msgs_per_s\":%.0f,\"producer_msgs_per_s\":%.0f,"
+				"\"all_consumers_msgs_per_s\":%.0f", s->rate, s->prod_rate,
+				s->sum_rate);
 		if (best > 0 && !s->k->peer) {
 			fprintf(jf, ",\"vs_best_peer\":%.3f,\"best_peer\":", s->rate / best);
 			json_str(who);
