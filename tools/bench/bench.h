@@ -240,7 +240,7 @@ static inline int bench_lat_record(struct bench_ctl *c, uint64_t seq, uint64_t w
 	if (seq + 1 == c->warm)
 		__atomic_store_n(&c->warm_done, 1, __ATOMIC_RELEASE);
 	if (seq >= c->warm && seq < c->msgs)
-		bench_lat(c)[seq - c->warm] = now - w0;
+		bench_lat(c)[seq - c->warm] = now - w0 + 1;	/* 0: never arrived */
 	return 0;
 }
 

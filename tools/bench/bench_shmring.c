@@ -282,7 +282,7 @@ static int bcast_run(struct bench_ctl *c, int idx)
 	static unsigned char buf[REC_MAX];
 	struct shmring_bcast *b = NULL;
 	struct shmring_bcast_rinfo ri;
-	uint64_t i, n = 0, missed = 0, late = 0, prev = 0, deadline, t0;
+	uint64_t i, n = 0, missed = 0, prev = 0, deadline, t0;
 	uint32_t polls = 0;
 	int ret;
 
@@ -341,8 +341,6 @@ static int bcast_run(struct bench_ctl *c, int idx)
 			goto out;
 		}
 		missed += ri.missed;
-		if (ri.missed && ri.seq > c->warm)	/* missed entries past the warm-up */
-			late += ri.seq - (ri.seq - ri.missed > c->warm ? ri.seq - ri.missed : c->warm);
 		/* consumers sharing one CPU take turns (see docs/bench.md) */
 		if (c->share_every && !((n + 1) % c->share_every))
 			sched_yield();
@@ -357,8 +355,7 @@ static int bcast_run(struct bench_ctl *c, int idx)
 		bench_fail(c, idx, -EPROTO, "read + missed != published");
 		goto out;
 	}
-	/* latency runs: only misses among the timed entries matter */
-	c->w[idx].missed = c->latency ? late : missed;
+	c->w[idx].missed = missed;
 	finish(c, idx, n);
 out:
 	shmring_bcast_close(b);
