@@ -11,8 +11,16 @@
 #include <linux/mm.h>
 #include <linux/huge_mm.h>
 #include <linux/sched/mm.h>
+#include <linux/pagemap.h>
 #ifdef SHMRING_HAVE_PFN_T
 #include <linux/pfn_t.h>
+#endif
+
+/* address_space_operations member that marks a page dirty without I/O. */
+#ifdef SHMRING_HAVE_NOOP_DIRTY_FOLIO
+#define SHMRING_AOPS_DIRTY	.dirty_folio = noop_dirty_folio
+#else
+#define SHMRING_AOPS_DIRTY	.set_page_dirty = __set_page_dirty_no_writeback
 #endif
 
 static inline void shmring_vm_flags_set(struct vm_area_struct *vma,

@@ -17,6 +17,7 @@
 #include <linux/sysfs.h>
 
 #include "shmring_internal.h"
+#include "compat.h"
 
 #define SHMRING_FS_MAGIC	0x73686d72	/* "shmr" */
 
@@ -46,6 +47,11 @@ LIST_HEAD(shmring_rings);
 
 static struct vfsmount *shmring_mnt;
 
+/* Ring pages are never written back; a dirty PTE only sets PG_dirty. */
+static const struct address_space_operations shmring_aops = {
+	SHMRING_AOPS_DIRTY,
+};
+
 static int shmring_init_fs_context(struct fs_context *fc)
 {
 	return init_pseudo(fc, SHMRING_FS_MAGIC) ? 0 : -ENOMEM;
@@ -58,6 +64,24 @@ static struct file_system_type shmring_fs_type = {
 	.kill_sb = kill_anon_super,
 };
 
+/*
+ * The inode of a ring. Files bound to the ring use its mapping as their
+ * f_mapping, so every VMA of the ring, in any process, is on one i_mmap tree
+ * and its pages carry one (mapping, index): process-shared futexes and
+ * pthread PROCESS_SHARED objects in ring memory work. S_DAX (0 without
+ * CONFIG_FS_DAX) makes vma_is_dax() true, so the core calls ->huge_fault().
+ */
+struct inode *shmring_inode_alloc(void)
+{
+	struct inode *inode = alloc_anon_inode(shmring_mnt->mnt_sb);
+
+	if (IS_ERR(inode))
+		return inode;
+	inode->i_flags |= S_DAX;
+	inode->i_mapping->a_ops = &shmring_aops;
+	return inode;
+}
+
 static int shmring_open(struct inode *inode, struct file *file)
 {
 	struct shmring_file *sf;
@@ -65,17 +89,8 @@ static int shmring_open(struct inode *inode, struct file *file)
 	sf = kzalloc(sizeof(*sf), GFP_KERNEL_ACCOUNT);
 	if (!sf)
 		return -ENOMEM;
-	sf->inode = alloc_anon_inode(shmring_mnt->mnt_sb);
-	if (IS_ERR(sf->inode)) {
-		int err = PTR_ERR(sf->inode);
-
-		kfree(sf);
-		return err;
-	}
-	/* S_DAX is 0 without CONFIG_FS_DAX: then only 4 KiB mappings. */
-	sf->inode->i_flags |= S_DAX;
 	mutex_init(&sf->lock);
-	file->f_mapping = sf->inode->i_mapping;
+	sf->file = file;
 	file->private_data = sf;
 	return 0;
 }
@@ -87,7 +102,6 @@ static int shmring_release(struct inode *inode, struct file *file)
 
 	if (sf->ring)
 		shmring_ring_detach(sf->ring);
-	iput(sf->inode);
 	mutex_destroy(&sf->lock);
 	kfree(sf);
 	return 0;

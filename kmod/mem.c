@@ -35,9 +35,12 @@ static void shmring_chunk_free(struct shmring_chunk *c)
 
 	if (!c->pieces)
 		return;
-	for (i = 0; i < c->nr_pieces; i++)
-		if (c->pieces[i])
-			__free_pages(c->pieces[i], c->order);
+	for (i = 0; i < c->nr_pieces; i++) {
+		if (!c->pieces[i])
+			continue;
+		c->pieces[i]->mapping = NULL;
+		__free_pages(c->pieces[i], c->order);
+	}
 	if (c->pieces != &c->one)
 		kvfree(c->pieces);
 	c->pieces = NULL;
@@ -165,17 +168,54 @@ void shmring_mem_free(struct shmring_ring *ring)
 		ring->chunks = NULL;
 	}
 	if (ring->meta) {
-		for (i = 0; i < ring->meta_pages; i++)
-			if (ring->meta[i])
-				__free_pages(ring->meta[i], 0);
+		for (i = 0; i < ring->meta_pages; i++) {
+			if (!ring->meta[i])
+				continue;
+			ring->meta[i]->mapping = NULL;
+			__free_pages(ring->meta[i], 0);
+		}
 		kfree(ring->meta);
 		ring->meta = NULL;
 	}
 	if (ring->ctrl_page) {
+		ring->ctrl_page->mapping = NULL;
 		__free_pages(ring->ctrl_page, 0);
 		ring->ctrl_page = NULL;
 		ring->ctrl = NULL;
 	}
+}
+
+/*
+ * Gives every order-0 page the ring's mapping and its file page offset, as
+ * the page cache would, so that process-shared futex keys (and pthread
+ * PROCESS_SHARED objects) work on them: all of META and CTRL, and DATA where
+ * it is made of order-0 pages. Compound pieces are left without a mapping: on
+ * 6.1 a 4 KiB rmap of a compound page that has one is treated as a file THP
+ * (PageDoubleMap, page lock expected), which these pages are not. A DATA
+ * page gets its offset in the first copy. Mappings are cleared again before
+ * the pages are freed.
+ */
+void shmring_mem_set_mapping(struct shmring_ring *ring,
+			     struct address_space *mapping)
+{
+	u32 i, j;
+
+	for (i = 0; i < ring->nr_chunks; i++) {
+		struct shmring_chunk *c = &ring->chunks[i];
+
+		if (c->order)
+			continue;
+		for (j = 0; j < c->nr_pieces; j++) {
+			c->pieces[j]->mapping = mapping;
+			c->pieces[j]->index = ((pgoff_t)i << SHMRING_CHUNK_ORDER) + j;
+		}
+	}
+	for (i = 0; i < ring->meta_pages; i++) {
+		ring->meta[i]->mapping = mapping;
+		ring->meta[i]->index = SHMRING_PG_META + i;
+	}
+	ring->ctrl_page->mapping = mapping;
+	ring->ctrl_page->index = SHMRING_PG_CTRL;
 }
 
 /* The 4 KiB page at page index @rel (< data_pages) of DATA. */

@@ -14,6 +14,7 @@
  * and the CTRL page, which only the kernel writes.
  */
 #include <linux/capability.h>
+#include <linux/fs.h>
 #include <linux/cred.h>
 #include <linux/hashtable.h>
 #include <linux/slab.h>
@@ -109,6 +110,8 @@ static void shmring_unreserve(u64 bytes)
 static void shmring_ring_free(struct shmring_ring *ring)
 {
 	shmring_mem_free(ring);
+	if (ring->inode)
+		iput(ring->inode);
 	shmring_unreserve(ring->charge);
 	kfree(ring);
 }
@@ -165,11 +168,19 @@ shmring_ring_alloc(const struct shmring_create_args *args)
 	ring->gid = current_fsgid();
 	ring->mode = args->mode;
 
+	ring->inode = shmring_inode_alloc();
+	if (IS_ERR(ring->inode)) {
+		err = PTR_ERR(ring->inode);
+		ring->inode = NULL;
+		shmring_ring_free(ring);
+		return ERR_PTR(err);
+	}
 	err = shmring_mem_alloc(ring, args->nohuge, args->strict_node);
 	if (err) {
 		shmring_ring_free(ring);
 		return ERR_PTR(err);
 	}
+	shmring_mem_set_mapping(ring, ring->inode->i_mapping);
 	if (ring->nr_huge_chunks == ring->nr_chunks)
 		ring->ring_flags |= SHMRING_INFO_HUGE;
 
@@ -233,7 +244,12 @@ static void shmring_bind(struct shmring_file *sf, struct shmring_ring *ring,
 	WRITE_ONCE(ring->ctrl->attach_count, ring->attach_count);
 	spin_unlock(&ring->lock);
 	sf->rdonly = rdonly;
-	/* Publish rdonly before the ring: pairs with shmring_file_ring(). */
+	/* Before any mmap of this file: all VMAs go on the ring's i_mmap. */
+	sf->file->f_mapping = ring->inode->i_mapping;
+	/*
+	 * Publish rdonly and f_mapping before the ring: pairs with
+	 * shmring_file_ring().
+	 */
 	smp_store_release(&sf->ring, ring);
 }
 

@@ -65,6 +65,7 @@ struct shmring_ring {
 	struct page **meta;
 	struct page *ctrl_page;
 	struct shmring_ctrl *ctrl;	/* kernel address of ctrl_page */
+	struct inode *inode;		/* f_mapping of every bound file */
 
 	/* counters, mirrored into the CTRL page under 'lock' */
 	spinlock_t lock;
@@ -80,7 +81,7 @@ struct shmring_ring {
 struct shmring_file {
 	struct mutex lock;		/* serialises CREATE/ATTACH */
 	struct shmring_ring *ring;	/* set once (release/acquire) */
-	struct inode *inode;		/* S_DAX anonymous inode */
+	struct file *file;
 	bool rdonly;
 };
 
@@ -97,6 +98,8 @@ static inline struct shmring_ring *shmring_file_ring(struct shmring_file *sf)
 	/* Pairs with the release in shmring_bind(): rdonly is visible. */
 	return smp_load_acquire(&sf->ring);
 }
+
+struct inode *shmring_inode_alloc(void);
 
 /* ring.c */
 struct shmring_create_args {
@@ -128,6 +131,8 @@ unsigned int shmring_nr_rings(void);
 /* mem.c */
 int shmring_mem_alloc(struct shmring_ring *ring, bool nohuge, bool strict);
 void shmring_mem_free(struct shmring_ring *ring);
+void shmring_mem_set_mapping(struct shmring_ring *ring,
+			     struct address_space *mapping);
 struct page *shmring_data_page(struct shmring_ring *ring, unsigned long rel);
 struct page *shmring_data_huge(struct shmring_ring *ring, unsigned long rel);
 
