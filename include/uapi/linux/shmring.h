@@ -100,8 +100,10 @@
 #define SHMRING_PEER_PRODUCER_GONE	(1U << 0)	/* producers fell to 0 */
 #define SHMRING_PEER_CONSUMER_GONE	(1U << 1)	/* consumers fell to 0 */
 
-/* read(2) on a bound file returns a __u64 mask of doorbells kicked since
- * the file's previous read, with this bit when its peer role is gone. */
+/*
+ * read(2) on a bound file returns a __u64 mask of doorbells kicked since
+ * the file's previous read, with this bit when its peer role is gone.
+ */
 #define SHMRING_READ_HUP	(1ULL << 63)
 
 /* struct shmring_create.flags */
@@ -251,8 +253,8 @@ struct shmring_ctrl {
 	__u32 consumer_gen;	/* consumer attaches so far */
 	__u32 peer_flags;	/* SHMRING_PEER_* */
 	__u32 reserved1;
-	__u64 kicks[SHMRING_NR_DOORBELLS];	/* kick sequence per doorbell;
-						 * also bumped on hang-up */
+	/* kick sequence per doorbell; also bumped on hang-up */
+	__u64 kicks[SHMRING_NR_DOORBELLS];
 	__u64 reserved[51];	/* future; reads as 0 */
 };
 
