@@ -4,6 +4,15 @@
  * INFO for what was obtained, then map DATA (mirrored by the kernel, one
  * mmap of 2 * data_bytes), META and the read-only CTRL page at the offsets
  * QUERY reported. Errors from the module are passed through as -errno.
+ *
+ * A module with doorbells and the BELL page (SHMRING_FEAT_DOORBELL and
+ * SHMRING_FEAT_BELL) gets the BELL page mapped read-write too, even for a
+ * read-only attach: for that the device file is opened O_RDWR whenever the
+ * device node allows it (the ring's own permission is still checked by
+ * ATTACH with SHMRING_ATTACH_RDONLY, and DATA/META stay PROT_READ). An older
+ * module leaves bells NULL (waits then poll). The role goes to CREATE and
+ * ATTACH only if the module has SHMRING_FEAT_ROLES (else peer hang-up is
+ * never reported).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,11 +22,16 @@
 #include <unistd.h>
 
 #include <shmring/region.h>
+#include <shmring/wait.h>
 #include "internal.h"
 
 static int dev_fd(int rdonly)
 {
-	int fd = open(SHMRING_DEV_PATH, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	int fd = open(SHMRING_DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	/* A read-only attach still wants a writable BELL page. */
+	if (fd < 0 && rdonly && (errno == EACCES || errno == EPERM || errno == EROFS))
+		fd = open(SHMRING_DEV_PATH, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return (errno == ENOENT || errno == ENXIO || errno == ENODEV) ?
@@ -47,9 +61,13 @@ static void dev_unmap(struct shmring_region *r)
 		munmap(r->meta, r->meta_bytes);
 	if (r->ctrl_map)
 		munmap(r->ctrl_map, r->ctrl_len);
+	if (r->bell_map)
+		munmap(r->bell_map, r->bell_len);
 	r->map_base = NULL;
 	r->meta = NULL;
 	r->ctrl_map = NULL;
+	r->bell_map = NULL;
+	r->bells = NULL;
 	r->data = NULL;
 	r->ctrl = NULL;
 }
@@ -60,6 +78,7 @@ int shmring__dev_open(struct shmring_region *r, const struct shmring_opts_int *o
 	int prot = rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
 	struct shmring_query q;
 	struct shmring_info info;
+	uint32_t role;
 	void *p;
 	int fd, ret;
 
@@ -71,6 +90,7 @@ int shmring__dev_open(struct shmring_region *r, const struct shmring_opts_int *o
 	ret = query(fd, &q);
 	if (ret)
 		goto fail;
+	role = (q.features & SHMRING_FEAT_ROLES) ? o->role : SHMRING_ROLE_NONE;
 
 	if (o->flags & SHMRING_F_CREATE) {
 		struct shmring_create c;
@@ -85,6 +105,7 @@ int shmring__dev_open(struct shmring_region *r, const struct shmring_opts_int *o
 		c.meta_bytes = o->meta_bytes;
 		c.mode = o->mode;
 		c.numa_node = o->numa_node;
+		c.role = role;
 		strcpy(c.name, r->name);
 		if (ioctl(fd, SHMRING_IOC_CREATE, &c) < 0) {
 			ret = -errno;
@@ -97,6 +118,7 @@ int shmring__dev_open(struct shmring_region *r, const struct shmring_opts_int *o
 		memset(&a, 0, sizeof(a));
 		a.size = sizeof(a);
 		a.flags = rdonly ? SHMRING_ATTACH_RDONLY : 0;
+		a.role = role;
 		strcpy(a.name, r->name);
 		if (ioctl(fd, SHMRING_IOC_ATTACH, &a) < 0) {
 			ret = -errno;
@@ -140,6 +162,18 @@ int shmring__dev_open(struct shmring_region *r, const struct shmring_opts_int *o
 	r->ctrl_map = p;
 	r->ctrl_len = info.ctrl_bytes;
 	r->ctrl = p;
+	if ((q.features & (SHMRING_FEAT_DOORBELL | SHMRING_FEAT_BELL)) ==
+	    (SHMRING_FEAT_DOORBELL | SHMRING_FEAT_BELL) &&
+	    (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR) {
+		/* Without it waits poll: degrade rather than fail. */
+		p = mmap(NULL, SHMRING_BELL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, (off_t)SHMRING_OFF_BELL);
+		if (p != MAP_FAILED) {
+			r->bell_map = p;
+			r->bell_len = SHMRING_BELL_BYTES;
+			r->bells = p;
+		}
+	}
 	return 0;
 
 fail_errno:

@@ -10,6 +10,15 @@
  * its magic with release order; attachers wait (bounded) for the file size
  * and the magic, validate the geometry against the file size and never map
  * past EOF. DATA is mapped twice back to back inside one reserved range.
+ *
+ * The BELL page (shmring/wait.h) is a second file /dev/shm/shmring-bell.<name>
+ * (a prefix no ring file can have), one page, with the ring's mode plus
+ * write permission for every class that may read, so read-only attachers
+ * can arm their bells. The creator makes it (replacing a stale one: it owns
+ * the name) before it publishes CTRL, and writes the ring file's inode into
+ * it; an attacher maps it only if that inode matches CTRL ring_id. Without
+ * a usable bell file (a ring made by an older library) bells stay NULL and
+ * waits poll.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,14 +32,135 @@
 #include <unistd.h>
 
 #include <shmring/region.h>
+#include <shmring/wait.h>
 #include "internal.h"
 
 #define SHM_PREFIX	"/shmring."
+#define BELL_PREFIX	"/shmring-bell."
 #define CTRL_BYTES	SHMRING_SZ_4K
 
 static void shm_path(char *buf, size_t len, const char *name)
 {
 	snprintf(buf, len, SHM_PREFIX "%s", name);
+}
+
+static void bell_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, BELL_PREFIX "%s", name);
+}
+
+#define BELL_PATH_MAX	(SHMRING_NAME_MAX + sizeof(BELL_PREFIX))
+
+static struct shmring_bell_info *bell_info(void *map)
+{
+	return (struct shmring_bell_info *)((unsigned char *)map + SHMRING_BELL_INFO_OFF);
+}
+
+static void bell_unmap(struct shmring_region *r)
+{
+	if (r->bell_map)
+		munmap(r->bell_map, r->bell_len);
+	r->bell_map = NULL;
+	r->bells = NULL;
+}
+
+static int bell_map(struct shmring_region *r, int fd)
+{
+	void *p = mmap(NULL, SHMRING_BELL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return -errno;
+	r->bell_map = p;
+	r->bell_len = SHMRING_BELL_BYTES;
+	r->bells = p;
+	return 0;
+}
+
+/* Record this process as the live producer or consumer. */
+static void bell_set_pid(struct shmring_region *r)
+{
+	if (r->bells && r->role != SHMRING_ROLE_NONE)
+		__atomic_store_n(&r->bells[0].pid[r->role - 1], (int32_t)getpid(),
+				 __ATOMIC_SEQ_CST);
+}
+
+/* Creator, before CTRL is published: a fresh bell file for ring_id. */
+static int bell_create(struct shmring_region *r, uint32_t mode, uint64_t ring_id)
+{
+	char path[BELL_PATH_MAX];
+	struct shmring_bell_info *bi;
+	int fd, ret, tries;
+
+	bell_path(path, sizeof(path), r->name);
+	for (tries = 0; ; tries++) {
+		fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0 || errno != EEXIST || tries)
+			break;
+		/* Left by a ring whose name we now own: it is stale. */
+		shm_unlink(path);
+	}
+	if (fd < 0)
+		return -errno;
+	/* Readers must be able to arm: add w wherever r is granted. */
+	if (fchmod(fd, mode | ((mode & 0444) >> 1)) < 0 ||
+	    ftruncate(fd, SHMRING_BELL_BYTES) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = bell_map(r, fd);
+	if (ret)
+		goto fail;
+	close(fd);
+	bi = bell_info(r->bell_map);
+	bi->ring_id = ring_id;
+	__atomic_store_n(&bi->magic, SHMRING_BELL_MAGIC, __ATOMIC_RELEASE);
+	bell_set_pid(r);
+	return 0;
+fail:
+	close(fd);
+	shm_unlink(path);
+	return ret;
+}
+
+/* Attacher, after CTRL was validated: map the bells if they are ours. */
+static void bell_attach(struct shmring_region *r)
+{
+	char path[BELL_PATH_MAX];
+	struct shmring_bell_info *bi;
+	struct stat st;
+	int fd;
+
+	bell_path(path, sizeof(path), r->name);
+	fd = shm_open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= SHMRING_BELL_BYTES &&
+	    bell_map(r, fd) == 0) {
+		bi = bell_info(r->bell_map);
+		if (__atomic_load_n(&bi->magic, __ATOMIC_ACQUIRE) != SHMRING_BELL_MAGIC ||
+		    bi->ring_id != r->ctrl->ring_id)
+			bell_unmap(r);
+	}
+	close(fd);
+	bell_set_pid(r);
+}
+
+/*
+ * Closing a producer or consumer: if this process is still the one
+ * recorded, mark it gone (negated pid) and kick every bell, so that the
+ * peer's waiters see it at once.
+ */
+static void bell_close(struct shmring_region *r)
+{
+	int32_t me = (int32_t)getpid();
+	unsigned int d;
+
+	if (r->bells && r->role != SHMRING_ROLE_NONE &&
+	    __atomic_compare_exchange_n(&r->bells[0].pid[r->role - 1], &me, -me, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		for (d = 0; d < SHMRING_NR_DOORBELLS; d++)
+			shmring__bell_kick(&r->bells[d]);
+	bell_unmap(r);
 }
 
 static uint64_t data_offset(uint64_t meta_bytes, uint64_t data_bytes)
@@ -373,9 +503,15 @@ static int create_new(struct shmring_region *r, const struct shmring_opts_int *o
 		if (ret)
 			goto fail;
 	}
+	ret = bell_create(r, o->mode, (uint64_t)st.st_ino);
+	if (ret) {
+		unmap_all(r);
+		goto fail;
+	}
 	c = ctrl_map_rw(r->fd);
 	if (!c) {
 		ret = -errno;
+		bell_close(r);
 		unmap_all(r);
 		goto fail;
 	}
@@ -477,6 +613,7 @@ static int attach_existing(struct shmring_region *r, const struct shmring_opts_i
 	}
 	if (ret)
 		return ret;
+	bell_attach(r);
 	counters_add(r, 1);
 	return 0;
 }
@@ -512,6 +649,7 @@ out:
 
 void shmring__shm_close(struct shmring_region *r)
 {
+	bell_close(r);
 	counters_add(r, -1);
 	unmap_all(r);
 	if (r->fd >= 0)
@@ -532,10 +670,12 @@ int shmring__shm_unlink(const char *name)
 	if (shm_unlink(path) < 0)
 		ret = -errno;
 	if (!ret) {
-		char hp[512];
+		char hp[512], bp[BELL_PATH_MAX];
 
 		if (!huge_path(hp, sizeof(hp), name))
 			unlink(hp);
+		bell_path(bp, sizeof(bp), name);
+		shm_unlink(bp);
 	}
 	if (fd < 0)
 		return ret;

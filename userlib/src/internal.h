@@ -27,6 +27,7 @@ struct shmring_opts_int {
 	uint32_t meta_bytes;	/* rounded to 4 KiB, at least 4 KiB */
 	uint64_t data_bytes;	/* rounded; 0 when attaching without a size */
 	uint64_t timeout_ns;	/* never 0 */
+	uint32_t role;		/* SHMRING_ROLE_* */
 };
 
 static inline uint64_t shmring_round_up(uint64_t v, uint64_t a)
@@ -53,5 +54,22 @@ SHMRING_HIDDEN int shmring__dev_open(struct shmring_region *r,
 				     const struct shmring_opts_int *o);
 SHMRING_HIDDEN void shmring__dev_close(struct shmring_region *r);
 SHMRING_HIDDEN int shmring__dev_unlink(const char *name);
+
+/*
+ * Fallback BELL page (wait.c): the bells, then at SHMRING_BELL_INFO_OFF
+ * this record, which ties the .bell file to the ring file it belongs to
+ * (a ring unlinked and created again between an attacher's two opens must
+ * not hand it the new ring's bells).
+ */
+#define SHMRING_BELL_INFO_OFF	1024
+struct shmring_bell_info {
+	uint64_t ring_id;	/* the ring file's inode (CTRL ring_id) */
+	uint32_t magic;		/* SHMRING_BELL_MAGIC once ring_id is set */
+	uint32_t reserved;
+};
+#define SHMRING_BELL_MAGIC	0x53424c4cU	/* "SBLL" */
+
+/* Fallback kick of one bell: seq++ and FUTEX_WAKE every sleeper. */
+SHMRING_HIDDEN void shmring__bell_kick(struct shmring_bell *b);
 
 #endif /* SHMRING_INTERNAL_H */

@@ -97,10 +97,13 @@ static int check_opts(const struct shmring_region_opts *in, uint32_t *backend,
 		return -EINVAL;
 	if (opts.numa_node < -1)
 		return -EINVAL;
+	if (opts.role > SHMRING_ROLE_CONSUMER || opts.reserved0)
+		return -EINVAL;
 
 	o->flags = opts.flags;
 	o->mode = opts.mode ? opts.mode : 0600;
 	o->numa_node = opts.numa_node;
+	o->role = opts.role;
 	o->timeout_ns = opts.timeout_ns ? opts.timeout_ns : SHMRING_DEFAULT_TIMEOUT_NS;
 	if (opts.meta_bytes > SHMRING_META_BYTES_MAX)
 		return -E2BIG;
@@ -148,6 +151,7 @@ int shmring_region_open(const char *name, const struct shmring_region_opts *opts
 		return -ENOMEM;
 	r->fd = -1;
 	r->flags = o.flags;
+	r->role = o.role;
 	strcpy(r->name, name);	/* length checked by shmring_name_valid() */
 
 	switch (backend) {

@@ -85,7 +85,6 @@ struct shmring_region {
 					 * module has no BELL page */
 	uint32_t role;			/* SHMRING_ROLE_* it was opened as */
 	/* private to region.c */
-	int bell_fd;			/* fallback: the .bell file, else -1 */
 	void *bell_map;
 	size_t bell_len;
 };
