@@ -109,8 +109,10 @@ static int shmring_ioc_create(struct shmring_file *sf, void __user *uarg)
 			      &usize);
 	if (err)
 		return err;
-	if ((c.flags & ~SHMRING_CREATE_FLAGS) ||
+	if ((c.flags & ~SHMRING_CREATE_FLAGS) || c.reserved0 ||
 	    !shmring_reserved_zero(c.reserved, ARRAY_SIZE(c.reserved)))
+		return -EINVAL;
+	if (c.role > SHMRING_ROLE_CONSUMER)
 		return -EINVAL;
 	if (c.mode & ~0777U)
 		return -EINVAL;
@@ -161,8 +163,10 @@ static int shmring_ioc_attach(struct shmring_file *sf, void __user *uarg)
 			      &usize);
 	if (err)
 		return err;
-	if ((a.flags & ~SHMRING_ATTACH_FLAGS) ||
+	if ((a.flags & ~SHMRING_ATTACH_FLAGS) || a.reserved0 ||
 	    !shmring_reserved_zero(a.reserved, ARRAY_SIZE(a.reserved)))
+		return -EINVAL;
+	if (a.role > SHMRING_ROLE_CONSUMER)
 		return -EINVAL;
 	err = shmring_take_name(name, a.name);
 	if (err)
