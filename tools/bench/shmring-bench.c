@@ -473,7 +473,8 @@ static void usage(FILE *f)
 "  -h, --help         this text\n"
 "\n"
 "Exit status: 0 every sample ran and verified, 1 a sample failed (lost,\n"
-"corrupt or reordered record, timeout), 2 bad command line, 3 no ring memory.\n"
+"corrupt or reordered record, timeout), 2 bad command line, 3 the only\n"
+"failures were rings that could not be created (no /dev/shmring, no access).\n"
 "See docs/bench.md for what each kind measures and how peers carry N bytes.\n");
 }
 
@@ -992,7 +993,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	FILE *prog;
-	int ret, failed = 0, ran = 0;
+	int ret, failed = 0, ran = 0, unavail = 0;
 
 	tool_set_name(argv[0]);
 	ret = parse_opts(argc, argv, &o);
@@ -1036,6 +1037,8 @@ int main(int argc, char **argv)
 					failed++;
 				else if (!s->err)
 					ran++;
+				if (s->err == -ENODEV || s->err == -EACCES)
+					unavail++;
 			}
 		}
 		for (int si = 0; si < o.nlat_sizes && !stop_sig; si++) {
@@ -1058,6 +1061,8 @@ int main(int argc, char **argv)
 					failed++;
 				else if (!s->err)
 					ran++;
+				if (s->err == -ENODEV || s->err == -EACCES)
+					unavail++;
 			}
 		}
 	}
@@ -1082,6 +1087,12 @@ int main(int argc, char **argv)
 	if (stop_sig) {
 		tool_err("interrupted");
 		return TOOL_EXIT_FAIL;
+	}
+	if (failed && failed == unavail) {
+		tool_err("%d sample(s) could not get ring memory (--backend device needs the "
+			 "shmring module and access to /dev/shmring; --backend shm or auto "
+			 "use /dev/shm)", failed);
+		return TOOL_EXIT_RING;
 	}
 	if (failed) {
 		tool_err("%d sample(s) failed", failed);

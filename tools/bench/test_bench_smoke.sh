@@ -23,7 +23,7 @@ notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else notok "$what"; fi; }
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..9"
 
 if [ -z "${SHMRING_BENCH:-}" ]; then
 	if ! make -s -C "$top/tools/bench" >"$tmp/build.log" 2>&1; then
@@ -32,14 +32,14 @@ if [ -z "${SHMRING_BENCH:-}" ]; then
 fi
 if [ ! -x "$bench" ]; then
 	notok "shmring-bench builds ($bench)"
-	for i in 2 3 4 5 6 7 8; do notok "skipped: no binary"; done
+	for i in 2 3 4 5 6 7 8 9; do notok "skipped: no binary"; done
 	exit 1
 fi
 ok "shmring-bench is built"
 
 nproc_ok=$(nproc)
 if [ "$nproc_ok" -lt 2 ]; then
-	for i in 2 3 4 5 6 7 8; do n=$((n + 1)); echo "ok $n # SKIP needs 2 CPUs"; done
+	for i in 2 3 4 5 6 7 8 9; do n=$((n + 1)); echo "ok $n # SKIP needs 2 CPUs"; done
 	exit 0
 fi
 
@@ -146,6 +146,17 @@ okrows=$(tail -n +2 "$tmp/out.csv" | awk -F, '$5 == 1' | wc -l)
 check "--csv: header and 2 ok rows (rc $rc, rows $rows, ok $okrows)" \
 	test $rc -eq 0 -a "$rows" -eq 2 -a "$okrows" -eq 2 \
 	     -a "$(head -1 "$tmp/out.csv" | cut -d, -f1-3)" = "kind,size,round"
+
+# no module: --backend device is a clear "no ring memory" (exit 3), not a crash
+if [ -e /dev/shmring ]; then
+	n=$((n + 1)); echo "ok $n # SKIP /dev/shmring exists (module loaded)"
+else
+	timeout 120 "$bench" --quick --backend device --kinds msg --sizes 8 --lat-sizes none \
+		--no-placement >/dev/null 2>"$tmp/err.dev"
+	rc=$?
+	check "--backend device without the module exits 3 with a hint (rc $rc)" \
+		test $rc -eq 3 -a -n "$(grep -e '/dev/shmring' "$tmp/err.dev")"
+fi
 
 # no ring name left behind in /dev/shm by the runs above
 after=$(count_rings)
