@@ -62,7 +62,7 @@ struct bench_ctl {
 	uint32_t nohuge;	/* shmring rings: SHMRING_F_NOHUGE */
 	uint32_t share_every;	/* consumers sharing a CPU: yield after this
 				 * many records (0: never) */
-	uint32_t reserved;
+	uint32_t batch;		/* producers: records reserved at once */
 	char name[BENCH_NAME_MAX];	/* shmring rings: unique ring name */
 	uint64_t lat_off;	/* offset of uint64_t lat[msgs] (latency) */
 	uint64_t ring_off;	/* offset of the peers' ring memory */
@@ -97,6 +97,7 @@ struct bench_kind {
 	int peer;		/* 1: a peer, compared against */
 	int spsc;		/* 1: SPSC (ratios vs the best peer) */
 	int latency;		/* 1: has a latency run */
+	uint32_t batch;		/* producers reserve this many at once (0, 1: one) */
 	/* Bytes of ring memory the driver provides (peers), 0: none. */
 	uint64_t (*ring_bytes)(uint32_t size, uint64_t slots);
 	/* Driver, in the mapping, before forking. 0 or -errno. */
@@ -245,7 +246,7 @@ static inline int bench_lat_record(struct bench_ctl *c, uint64_t seq, uint64_t w
 }
 
 extern const struct bench_kind bench_shmring_msg, bench_shmring_mpsc1,
-	bench_shmring_mpsc2, bench_shmring_bcast1, bench_shmring_bcast3,
+	bench_shmring_mpsc2, bench_shmring_mpsc2b, bench_shmring_bcast1, bench_shmring_bcast3,
 	bench_peer_ck, bench_peer_rte, bench_peer_boost;
 
 /* Boost peer (C++): bytes for the queue, placement-new init, worker. */

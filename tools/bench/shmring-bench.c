@@ -33,12 +33,12 @@
 #include "common/util.h"
 
 #define MAX_SIZES	8
-#define MAX_KINDS	8
+#define MAX_KINDS	9
 #define MAX_ROUNDS	100
 
 static const struct bench_kind *const all_kinds[] = {
 	&bench_shmring_msg, &bench_shmring_mpsc1, &bench_shmring_mpsc2,
-	&bench_shmring_bcast1, &bench_shmring_bcast3,
+	&bench_shmring_mpsc2b, &bench_shmring_bcast1, &bench_shmring_bcast3,
 	&bench_peer_ck, &bench_peer_rte, &bench_peer_boost,
 };
 #define NKINDS	(sizeof(all_kinds) / sizeof(all_kinds[0]))
@@ -281,6 +281,7 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 	c->backend = o->backend;
 	c->nohuge = o->nohuge;
 	c->share_every = k->ncons > 1 ? 256 : 0;
+	c->batch = k->batch;
 	c->lat_off = lat_off;
 	c->ring_off = ring_off;
 	c->ring_bytes = ring_bytes;
@@ -449,7 +450,8 @@ static void usage(FILE *f)
 "  --sizes LIST       record sizes, multiples of 8 up to 65536\n"
 "                     (default 8,64,512,4096; ck_ring and Boost are built\n"
 "                     for 8, 64, 512 and 4096 only)\n"
-"  --kinds LIST       subset of: msg,mpsc1,mpsc2,bcast1,bcast3,ck,rte,boost\n"
+"  --kinds LIST       subset of: msg,mpsc1,mpsc2,mpsc2b,bcast1,bcast3,ck,rte,\n"
+"                     boost\n"
 "                     (default all)\n"
 "  --bytes SIZE       payload per throughput sample (default 64M, quick 4M;\n"
 "                     at most --msgs records, at least two ring laps)\n"
@@ -502,7 +504,8 @@ static const struct {
 	const struct bench_kind *k;
 } kind_names[] = {
 	{ "msg", &bench_shmring_msg }, { "mpsc1", &bench_shmring_mpsc1 },
-	{ "mpsc2", &bench_shmring_mpsc2 }, { "bcast1", &bench_shmring_bcast1 },
+	{ "mpsc2", &bench_shmring_mpsc2 }, { "mpsc2b", &bench_shmring_mpsc2b },
+	{ "bcast1", &bench_shmring_bcast1 },
 	{ "bcast3", &bench_shmring_bcast3 }, { "ck", &bench_peer_ck },
 	{ "rte", &bench_peer_rte }, { "boost", &bench_peer_boost },
 };
@@ -716,28 +719,28 @@ static const char *errname(int err)
 static void print_sample_text(FILE *f, const struct sample *s)
 {
 	if (s->err == -EOPNOTSUPP) {
-		fprintf(f, "  %-17s %5u B  n/a (%s)\n", s->k->name, s->size, s->why);
+		fprintf(f, "  %-19s %5u B  n/a (%s)\n", s->k->name, s->size, s->why);
 		return;
 	}
 	if (s->err) {
-		fprintf(f, "  %-17s %5u B  FAILED: %s (%s)\n", s->k->name, s->size, s->why,
+		fprintf(f, "  %-19s %5u B  FAILED: %s (%s)\n", s->k->name, s->size, s->why,
 			errname(s->err));
 		return;
 	}
 	if (s->latency)
-		fprintf(f, "  %-17s %5u B  latency p50 %" PRIu64 " p99 %" PRIu64 " p999 %"
+		fprintf(f, "  %-19s %5u B  latency p50 %" PRIu64 " p99 %" PRIu64 " p999 %"
 			PRIu64 " max %" PRIu64 " ns%s  [%s, pp %.0f/%.0f ns]\n",
 			s->k->name, s->size, s->p50, s->p99, s->p999, s->max,
 			s->missed ? " (lapped: some entries missed)" : "", s->place,
 			s->rt_before, s->rt_after);
 	else if (s->k->ncons > 1 || s->missed || s->k == &bench_shmring_bcast1)
-		fprintf(f, "  %-17s %5u B  %8.2f M/s per consumer (all %.2f, producer %.2f M/s, "
+		fprintf(f, "  %-19s %5u B  %8.2f M/s per consumer (all %.2f, producer %.2f M/s, "
 			"missed %.1f%%)  [%s, pp %.0f/%.0f ns]\n", s->k->name, s->size,
 			s->rate / 1e6, s->sum_rate / 1e6, s->prod_rate / 1e6,
 			100.0 * (double)s->missed / (double)(s->moved + s->missed),
 			s->place, s->rt_before, s->rt_after);
 	else
-		fprintf(f, "  %-17s %5u B  %8.2f M/s  [%s, pp %.0f/%.0f ns]\n",
+		fprintf(f, "  %-19s %5u B  %8.2f M/s  [%s, pp %.0f/%.0f ns]\n",
 			s->k->name, s->size, s->rate / 1e6, s->place, s->rt_before, s->rt_after);
 }
 
@@ -831,13 +834,13 @@ static void print_summary(const struct opts *o, FILE *out)
 	fprintf(out, "\nsummary: medians over %d round(s); ratio = shmring / best peer "
 		"(ck_ring, rte_ring, boost_spsc) of the same round, median\n", o->rounds);
 	fprintf(out, "throughput (records/s; broadcast: per consumer, slowest):\n");
-	fprintf(out, "  %-17s %6s %10s %8s  %s\n", "kind", "bytes", "M rec/s", "vs best",
+	fprintf(out, "  %-19s %6s %10s %8s  %s\n", "kind", "bytes", "M rec/s", "vs best",
 		"placement of the samples");
 	for (int si = 0; si < o->nsizes; si++) {
 		for (int ki = 0; ki < o->nkinds; ki++) {
 			summarise(o, &f, o->kinds[ki], o->sizes[si], 0);
 			if (!f.n) {
-				fprintf(out, "  %-17s %6u %10s\n", f.k->name, f.size,
+				fprintf(out, "  %-19s %6u %10s\n", f.k->name, f.size,
 					f.failed ? "FAILED" : "n/a");
 				continue;
 			}
@@ -846,7 +849,7 @@ static void print_summary(const struct opts *o, FILE *out)
 			if (f.nratio && !f.k->peer)
 				snprintf(ratio, sizeof(ratio), "%.2fx",
 					 stats_median(f.ratio, (size_t)f.nratio));
-			fprintf(out, "  %-17s %6u %10.2f %8s  %s", f.k->name, f.size,
+			fprintf(out, "  %-19s %6u %10.2f %8s  %s", f.k->name, f.size,
 				stats_median(f.v, (size_t)f.n) / 1e6, ratio,
 				fig_place(&f, pb, sizeof(pb)));
 			if (f.k->ncons > 1 || f.k == &bench_shmring_bcast1)
@@ -863,7 +866,7 @@ static void print_summary(const struct opts *o, FILE *out)
 		return;
 	fprintf(out, "one-way latency, consumer spinning, one record every %" PRIu64
 		" ns (ns; median over rounds of each percentile):\n", o->pace_ns);
-	fprintf(out, "  %-17s %6s %7s %7s %7s %8s  %s\n", "kind", "bytes", "p50", "p99",
+	fprintf(out, "  %-19s %6s %7s %7s %7s %8s  %s\n", "kind", "bytes", "p50", "p99",
 		"p999", "max", "placement");
 	for (int si = 0; si < o->nlat_sizes; si++) {
 		for (int ki = 0; ki < o->nkinds; ki++) {
@@ -871,11 +874,11 @@ static void print_summary(const struct opts *o, FILE *out)
 				continue;
 			summarise(o, &f, o->kinds[ki], o->lat_sizes[si], 1);
 			if (!f.n) {
-				fprintf(out, "  %-17s %6u %7s\n", f.k->name, f.size,
+				fprintf(out, "  %-19s %6u %7s\n", f.k->name, f.size,
 					f.failed ? "FAILED" : "n/a");
 				continue;
 			}
-			fprintf(out, "  %-17s %6u %7.0f %7.0f %7.0f %8.0f  %s%s\n", f.k->name,
+			fprintf(out, "  %-19s %6u %7.0f %7.0f %7.0f %8.0f  %s%s\n", f.k->name,
 				f.size, stats_median(f.p50, (size_t)f.n),
 				stats_median(f.p99, (size_t)f.n),
 				stats_median(f.p999, (size_t)f.n),

@@ -79,7 +79,8 @@ import json, sys
 
 d = json.load(open(sys.argv[1]))
 kinds = {k["name"]: k for k in d["kinds"]}
-expect = {"shmring-msg", "shmring-mpsc-1p", "shmring-mpsc-2p", "shmring-bcast-1c",
+expect = {"shmring-msg", "shmring-mpsc-1p", "shmring-mpsc-2p", "shmring-mpsc-2p-b32",
+          "shmring-bcast-1c",
           "shmring-bcast-3c", "ck_ring", "rte_ring", "boost_spsc"}
 ncons = {"shmring-bcast-3c": 3}
 bad = []
