@@ -62,6 +62,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 		"${missing[@]}" >/dev/null
 fi
 
+# One build at a time: a second caller (another lane) waits, then finds the
+# tree up to date.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+	echo "build-debug-kernel: another build is running, waiting for it" >&2
+	flock 9
+fi
+
 # Stamp: what this build was made from.
 stamp_want="$(stat -c '%s %Y' "$src") $(sha256sum "$frag" | cut -d' ' -f1)"
 stamp="$out/.stamp"
