@@ -6,8 +6,10 @@
  * docs/wakeups.md; the notifier side is shmring_notify() in shmring/wait.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <linux/futex.h>
@@ -96,8 +98,35 @@ int shmring_kick(struct shmring_region *r, unsigned int db)
 	return 0;
 }
 
-/* The process recorded for the fallback peer role is gone. */
-static bool shm_peer_gone(const struct shmring_region *r)
+/* pid exited: no such process, or a zombie not reaped yet. */
+static bool pid_dead(int32_t pid)
+{
+	char path[48], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (kill(pid, 0) < 0)
+		return errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/*
+ * The process recorded for the fallback peer role is gone. deep: also ask
+ * the kernel whether it still runs (two system calls), else only look for
+ * a normal close.
+ */
+static bool shm_peer_gone(const struct shmring_region *r, bool deep)
 {
 	int32_t pid;
 
@@ -109,20 +138,25 @@ static bool shm_peer_gone(const struct shmring_region *r)
 		return false;	/* no peer yet */
 	if (pid < 0)
 		return true;	/* closed normally */
-	return kill(pid, 0) < 0 && errno == ESRCH;
+	return deep && pid_dead(pid);
 }
 
-bool shmring_peer_gone(const struct shmring_region *r)
+static bool peer_gone(const struct shmring_region *r, bool deep)
 {
 	uint32_t gone;
 
 	if (!r || r->role == SHMRING_ROLE_NONE)
 		return false;
 	if (r->backend != SHMRING_BACKEND_DEVICE)
-		return shm_peer_gone(r);
+		return shm_peer_gone(r, deep);
 	gone = r->role == SHMRING_ROLE_PRODUCER ? SHMRING_PEER_CONSUMER_GONE :
 						  SHMRING_PEER_PRODUCER_GONE;
 	return __atomic_load_n(&r->ctrl->peer_flags, __ATOMIC_ACQUIRE) & gone;
+}
+
+bool shmring_peer_gone(const struct shmring_region *r)
+{
+	return peer_gone(r, true);
 }
 
 /* Kick sequence of doorbell db: CTRL kicks[db] or the bell's seq. */
@@ -209,7 +243,7 @@ static int wait_poll(struct shmring_region *r, shmring_cond_fn cond, void *arg,
 	for (round = 0; ; round++) {
 		if (cond(arg))
 			return 0;
-		if (shmring_peer_gone(r))
+		if (peer_gone(r, !(round & 63)))
 			return cond(arg) ? 0 : -EPIPE;
 		if (shmring__now_ns() >= deadline)
 			return -ETIMEDOUT;
@@ -224,7 +258,7 @@ int shmring_wait(struct shmring_region *r, unsigned int db, shmring_cond_fn cond
 	struct shmring_bell *b;
 	uint64_t start, deadline, now;
 	unsigned int i;
-	bool woken = false;
+	bool woken = false, deep = false;
 	int ret;
 
 	if (!r || !cond || db >= SHMRING_NR_DOORBELLS)
@@ -256,16 +290,16 @@ int shmring_wait(struct shmring_region *r, unsigned int db, shmring_cond_fn cond
 
 		s = kick_seq(r, db);
 		arm(b);
-		if (cond(arg)) {
-			if (woken)
-				stat_inc(&st_wakeups);
+		if (cond(arg))
 			return 0;	/* armed may stay: one spurious kick at most */
-		}
 		if (woken)
 			stat_inc(&st_spurious);
 		woken = false;
-		if (shmring_peer_gone(r))
+		/* Fallback liveness (kill, /proc) only after an
+		 * idle slice; a normal close or the device flag every time. */
+		if (peer_gone(r, deep))
 			return cond(arg) ? 0 : -EPIPE;
+		deep = false;
 		now = shmring__now_ns();
 		if (now >= deadline)
 			return -ETIMEDOUT;
@@ -285,9 +319,18 @@ int shmring_wait(struct shmring_region *r, unsigned int db, shmring_cond_fn cond
 		}
 		stat_inc(&st_sleeps);
 		ret = sleep_on(r, db, s, ns);
-		if (ret == 0)
+		if (ret == 0) {
+			/* Kicked: the notifier cleared armed. Re-arm only if
+			 * the condition is still false (else every sleep
+			 * would cost the notifier a second, useless kick). */
+			if (cond(arg)) {
+				stat_inc(&st_wakeups);
+				return 0;
+			}
 			woken = true;
-		else if (ret != -ETIMEDOUT && ret != -EINTR)
+		} else if (ret == -ETIMEDOUT)
+			deep = true;
+		else if (ret != -EINTR)
 			return ret;
 	}
 }
