@@ -130,17 +130,19 @@ struct opts {
 	bool keep;		/* consumer: do not unlink */
 	bool json;
 	bool quiet;		/* producer: no per-second lines */
+	bool nohuge;		/* 4 KiB pages only */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: shmring-sensor produce NAME [--rate N] [--duration SEC] [--ring SIZE]\n"
-		"                              [--backend auto|device|shm] [--seed N] [--quiet]\n"
+		"                              [--backend auto|device|shm] [--seed N] [--nohuge]\n"
+		"                              [--quiet]\n"
 		"       shmring-sensor consume NAME [--wait SEC] [--timeout SEC] [--keep]\n"
 		"                              [--backend auto|device|shm] [--json]\n"
 		"       shmring-sensor run [--rate N] [--duration SEC] [--ring SIZE]\n"
-		"                          [--backend ...] [--seed N] [--json]\n"
+		"                          [--backend ...] [--seed N] [--nohuge] [--json]\n"
 		"       shmring-sensor help\n"
 		"\n"
 		"Robot sensor streams over the SPSC message ring (kind msg, DROP_NEWEST,\n"
@@ -159,7 +161,9 @@ static void usage(FILE *f)
 		"\n"
 		"  --rate N          records per second (default 20000; 1 .. 10000000)\n"
 		"  --duration SEC    seconds to produce (default 5; up to 86400)\n"
-		"  --ring SIZE       ring DATA bytes (default 1M; K/M/G suffixes)\n"
+		"  --ring SIZE       ring DATA bytes (default 1M; K/M/G suffixes; rounded up to\n"
+		"                    a power of two; 2 MiB pages only for multiples of 2M)\n"
+		"  --nohuge          4 KiB pages even for a multiple of 2M\n"
 		"  --backend B       auto (default), device (/dev/shmring) or shm\n"
 		"  --seed N          content seed (default 1)\n"
 		"  --wait SEC        consume: wait this long for NAME to appear (default 0)\n"
@@ -218,6 +222,10 @@ static int parse_opts(int argc, char **argv, int first, bool want_name, const ch
 		}
 		if (!strcmp(a, "--json") && (cons || run)) {
 			o->json = true;
+			continue;
+		}
+		if (!strcmp(a, "--nohuge") && (prod || run)) {
+			o->nohuge = true;
 			continue;
 		}
 		if (!strcmp(a, "--quiet") && prod) {
@@ -351,9 +359,26 @@ static int open_producer(const struct opts *o, struct shmring_msg **out)
 	mo.msg_flags = SHMRING_MSG_F_TIMESTAMP;
 	mo.numa_node = -1;
 	mo.mode = 0600;
-	ret = shmring_msg_create(o->name, o->ring, SHMRING_MSG_PRODUCER, &mo, out);
-	if (ret)
-		return ring_error("produce", "create", o->name, ret);
+	/* 2 MiB pages only for sizes they fit: keep a small ring small. */
+	if (o->nohuge || o->ring % (2U << 20))
+		mo.flags |= SHMRING_F_NOHUGE;
+	/*
+	 * Attach first, so that a ring of that name gets a precise error
+	 * (another kind, another policy); create exclusively only if there
+	 * is none, and attach again if someone else created it meanwhile.
+	 */
+	ret = shmring_msg_attach(o->name, SHMRING_MSG_PRODUCER, &mo, out);
+	if (ret == -ENOENT) {
+		mo.flags |= SHMRING_F_EXCL;
+		ret = shmring_msg_create(o->name, o->ring, SHMRING_MSG_PRODUCER, &mo, out);
+		mo.flags &= ~SHMRING_F_EXCL;
+		if (ret == -EEXIST)
+			ret = shmring_msg_attach(o->name, SHMRING_MSG_PRODUCER, &mo, out);
+		if (ret)
+			return ring_error("produce", "create", o->name, ret);
+	} else if (ret) {
+		return ring_error("produce", "attach", o->name, ret);
+	}
 	shmring_msg_stats(*out, &st);
 	if (!(st.ring_flags & SHMRING_MSG_F_TIMESTAMP) || st.max_len < MAX_PAYLOAD) {
 		tool_err("produce: ring '%s' exists without commit timestamps or is too small "
