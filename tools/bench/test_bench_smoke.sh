@@ -67,7 +67,7 @@ check "bad --sizes/--kinds/--cpus exit 2 with a message" \
 	     -a -n "$(grep -e 'invalid --cpus' "$tmp/bad3")"
 
 # the quick run, JSON; a watchdog bounds it
-timeout 600 "$bench" --quick --json --timeout 30 >"$tmp/out.json" 2>"$tmp/err"
+timeout 240 "$bench" --quick --json --timeout 30 >"$tmp/out.json" 2>"$tmp/err"
 rc=$?
 if [ $rc -ne 0 ]; then
 	sed 's/^/# /' "$tmp/err" | tail -20
@@ -139,7 +139,7 @@ sys.exit(0 if need <= sizes else 1)' "$tmp/out.json"
 check "SPSC kinds and all three peers ran at 8, 64, 512 and 4096 bytes" test $? -eq 0
 
 # CSV: a header and one row per sample, all ok
-timeout 300 "$bench" --quick --csv --kinds msg,ck --sizes 64 --lat-sizes none \
+timeout 60 "$bench" --quick --csv --kinds msg,ck --sizes 64 --lat-sizes none \
 	--no-placement >"$tmp/out.csv" 2>"$tmp/err.csv"
 rc=$?
 rows=$(tail -n +2 "$tmp/out.csv" | wc -l)
