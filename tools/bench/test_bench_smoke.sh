@@ -67,7 +67,7 @@ check "bad --sizes/--kinds/--cpus exit 2 with a message" \
 	     -a -n "$(grep -e 'invalid --cpus' "$tmp/bad3")"
 
 # the quick run, JSON; a watchdog bounds it
-timeout 240 "$bench" --quick --json --timeout 30 >"$tmp/out.json" 2>"$tmp/err"
+timeout 200 "$bench" --quick --json --timeout 30 >"$tmp/out.json" 2>"$tmp/err"
 rc=$?
 if [ $rc -ne 0 ]; then
 	sed 's/^/# /' "$tmp/err" | tail -20
@@ -152,7 +152,7 @@ check "--csv: header and 2 ok rows (rc $rc, rows $rows, ok $okrows)" \
 if [ -e /dev/shmring ]; then
 	n=$((n + 1)); echo "ok $n # SKIP /dev/shmring exists (module loaded)"
 else
-	timeout 120 "$bench" --quick --backend device --kinds msg --sizes 8 --lat-sizes none \
+	timeout 30 "$bench" --quick --backend device --kinds msg --sizes 8 --lat-sizes none \
 		--no-placement >/dev/null 2>"$tmp/err.dev"
 	rc=$?
 	check "--backend device without the module exits 3 with a hint (rc $rc)" \
