@@ -25,6 +25,7 @@ lib:
 
 tools: lib
 	$(MAKE) -C tools
+	$(MAKE) -C tools/bench
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -44,9 +45,11 @@ check: deps
 install: lib tools
 	$(MAKE) -C userlib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 	$(MAKE) -C tools install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) -C tools/bench install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	-$(MAKE) -C userlib clean
 	-$(MAKE) -C tools clean
+	-$(MAKE) -C tools/bench clean
 	rm -rf build/out build/logs
