@@ -747,20 +747,21 @@ static int cmd_consume(const struct opts *o)
 			       ",\"lidar\":%" PRIu64 ",\"camera\":%" PRIu64 ",\"latency_ns\":{"
 			       "\"p50\":%.0f,\"p95\":%.0f,\"p99\":%.0f,\"max\":%" PRIu64 "}}\n",
 			       o->name, done ? "true" : "false", c->recs, c->bytes, secs,
-			       secs > 0 ? (double)c->recs / secs : 0.0, drops, c->gaps,
+			       secs > 0 ? (double)c->recs / secs : 0.0, drops, st.drops, c->gaps,
 			       lost ? "true" : "false", c->corrupt,
 			       c->per_sensor[S_IMU], c->per_sensor[S_LIDAR], c->per_sensor[S_CAMERA],
 			       p50, p95, p99, c->lat.max_ns);
 		} else {
 			printf("consume: summary: %" PRIu64 " records (imu %" PRIu64 ", lidar %"
 			       PRIu64 ", camera %" PRIu64 "), %.1f MB in %.2f s, %.0f rec/s; "
-			       "drops %" PRIu64 ", sequence gaps %" PRIu64 " (%s), corrupt %"
+			       "drops %" PRIu64 " (ring total %" PRIu64 "), sequence gaps %" PRIu64
+			       " (%s), corrupt %"
 			       PRIu64 "; latency p50 %.1f us, p95 %.1f us, p99 %.1f us, max %.1f us%s\n",
 			       c->recs, c->per_sensor[S_IMU], c->per_sensor[S_LIDAR],
 			       c->per_sensor[S_CAMERA], (double)c->bytes / 1e6, secs,
-			       secs > 0 ? (double)c->recs / secs : 0.0, drops, c->gaps,
+			       secs > 0 ? (double)c->recs / secs : 0.0, drops, st.drops, c->gaps,
 			       lost ? "MORE THAN THE RING DROPPED: records lost" :
-			       c->gaps == drops ? "= drops" : "drops before this consumer",
+			       c->gaps == drops ? "= drops" : "includes drops before this consumer",
 			       c->corrupt, p50 / 1e3, p95 / 1e3, p99 / 1e3,
 			       (double)c->lat.max_ns / 1e3, done ? "" : " (stream not finished)");
 		}
