@@ -884,11 +884,13 @@ static void role_text(const struct ring *r, int role, char *buf, size_t len)
 		return;
 	}
 	if (r->backend == BK_DEVICE) {
-		if (r->have_roles && kp)
-			snprintf(buf, len, "%" PRIu32 " (pid %" PRId32 ")",
-				 role ? r->consumers : r->producers, kp);
-		else if (r->have_roles)
-			snprintf(buf, len, "%" PRIu32, role ? r->consumers : r->producers);
+		uint32_t cnt = r->have_roles ? (role ? r->consumers : r->producers) : 0;
+
+		/* Kinds that attach with role NONE leave the CTRL counts at 0. */
+		if (cnt && kp)
+			snprintf(buf, len, "%" PRIu32 " (pid %" PRId32 ")", cnt, kp);
+		else if (cnt)
+			snprintf(buf, len, "%" PRIu32, cnt);
 		else if (kp)
 			snprintf(buf, len, "pid %" PRId32, kp);
 		else
