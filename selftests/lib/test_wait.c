@@ -4,7 +4,8 @@
  * doorbell; no lost wakeup over many notify/wait cycles between two
  * processes with random pauses (every wait has a timeout that turns a hang
  * into a failure, and without a peer role the fallback sleeps in one piece,
- * so a lost kick cannot be hidden by a slice); a busy ring issues no kick;
+ * so a lost kick cannot be hidden by a slice), also between two threads
+ * of one process for TSan; a busy ring issues no kick;
  * timeouts; peer gone after SIGKILL or close on both sides; many waiters on
  * one bell; an armed flag left by a killed waiter costs one kick; bad
  * arguments.
@@ -16,6 +17,7 @@
  * SHMRING_TEST_QUICK=1).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +453,68 @@ TEST_F_TIMEOUT(w, no_lost_wakeup_stress, 600)
 	       (unsigned long long)st.kicks);
 	/* The protocol was exercised: the consumer slept. */
 	EXPECT_LT(0, st.sleeps);
+}
+
+/* The same in two threads on one mapping, so that TSan sees both sides. */
+struct tstress {
+	struct shmring_region *r;
+	uint64_t n;
+	int ret;
+};
+
+static void *tproducer(void *arg)
+{
+	struct tstress *t = arg;
+	struct shmring_wait_opts o;
+	struct stress x = { t->r, 0, 0x2468aceULL };
+	uint64_t i;
+
+	for (i = 1; i <= t->n; i++) {
+		x.want = i;
+		o = stress_pause(&x);
+		t->ret = shmring_wait(t->r, SHMRING_DB_SPACE, can_produce, &x, &o);
+		if (t->ret)
+			return NULL;
+		sh(t->r)->slot[i % WIN] = tag(i);
+		__atomic_store_n(&sh(t->r)->pub, i, __ATOMIC_RELEASE);
+		shmring_notify(t->r, SHMRING_DB_DATA);
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(w, no_lost_wakeup_threads, 300)
+{
+	struct stress x = { self->r, 0, 0x13579bdfULL };
+	struct tstress t = { self->r, stress_iters(self->r) / 10, 0 };
+	struct shared *s = sh(self->r);
+	struct shmring_wait_opts o;
+	uint64_t i, bad = 0;
+	pthread_t th;
+	int ret = 0;
+
+	NEED_BELLS(self->r);
+	ASSERT_EQ(0, pthread_create(&th, NULL, tproducer, &t));
+	for (i = 1; i <= t.n; i++) {
+		x.want = i;
+		o = stress_pause(&x);
+		ret = shmring_wait(self->r, SHMRING_DB_DATA, can_consume, &x, &o);
+		if (ret)
+			break;
+		if (s->slot[i % WIN] != tag(i))
+			bad++;
+		__atomic_store_n(&s->ack, i, __ATOMIC_RELEASE);
+		shmring_notify(self->r, SHMRING_DB_SPACE);
+	}
+	if (ret) {
+		/* Let the producer's own wait end (it times out). */
+		__atomic_store_n(&s->ack, UINT64_MAX / 2, __ATOMIC_RELEASE);
+		shmring_kick(self->r, SHMRING_DB_SPACE);
+	}
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, ret) TH_LOG("consumer wait failed at record %llu",
+				 (unsigned long long)i);
+	EXPECT_EQ(0, t.ret);
+	EXPECT_EQ(0, bad);
 }
 
 /*
