@@ -65,11 +65,11 @@ static struct file_system_type shmring_fs_type = {
 };
 
 /*
- * The inode of a ring. Files bound to the ring use its mapping as their
- * f_mapping, so every VMA of the ring, in any process, is on one i_mmap tree
- * and its pages carry one (mapping, index): process-shared futexes and
- * pthread PROCESS_SHARED objects in ring memory work. S_DAX (0 without
+ * An anonymous inode on the private pseudo filesystem. Every open file gets
+ * one as its f_mapping, set once in open and never changed: S_DAX (0 without
  * CONFIG_FS_DAX) makes vma_is_dax() true, so the core calls ->huge_fault().
+ * Every ring gets one too: its order-0 pages carry that inode's mapping, the
+ * same for all processes, so process-shared futex keys on them match.
  */
 struct inode *shmring_inode_alloc(void)
 {
@@ -89,8 +89,15 @@ static int shmring_open(struct inode *inode, struct file *file)
 	sf = kzalloc(sizeof(*sf), GFP_KERNEL_ACCOUNT);
 	if (!sf)
 		return -ENOMEM;
+	sf->inode = shmring_inode_alloc();
+	if (IS_ERR(sf->inode)) {
+		int err = PTR_ERR(sf->inode);
+
+		kfree(sf);
+		return err;
+	}
 	mutex_init(&sf->lock);
-	sf->file = file;
+	file->f_mapping = sf->inode->i_mapping;
 	file->private_data = sf;
 	return 0;
 }
@@ -102,6 +109,7 @@ static int shmring_release(struct inode *inode, struct file *file)
 
 	if (sf->ring)
 		shmring_ring_detach(sf->ring);
+	iput(sf->inode);
 	mutex_destroy(&sf->lock);
 	kfree(sf);
 	return 0;

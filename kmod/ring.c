@@ -244,12 +244,7 @@ static void shmring_bind(struct shmring_file *sf, struct shmring_ring *ring,
 	WRITE_ONCE(ring->ctrl->attach_count, ring->attach_count);
 	spin_unlock(&ring->lock);
 	sf->rdonly = rdonly;
-	/* Before any mmap of this file: all VMAs go on the ring's i_mmap. */
-	sf->file->f_mapping = ring->inode->i_mapping;
-	/*
-	 * Publish rdonly and f_mapping before the ring: pairs with
-	 * shmring_file_ring().
-	 */
+	/* Publish rdonly before the ring: pairs with shmring_file_ring(). */
 	smp_store_release(&sf->ring, ring);
 }
 

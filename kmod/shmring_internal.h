@@ -65,7 +65,7 @@ struct shmring_ring {
 	struct page **meta;
 	struct page *ctrl_page;
 	struct shmring_ctrl *ctrl;	/* kernel address of ctrl_page */
-	struct inode *inode;		/* f_mapping of every bound file */
+	struct inode *inode;		/* page->mapping of order-0 pages */
 
 	/* counters, mirrored into the CTRL page under 'lock' */
 	spinlock_t lock;
@@ -81,7 +81,7 @@ struct shmring_ring {
 struct shmring_file {
 	struct mutex lock;		/* serialises CREATE/ATTACH */
 	struct shmring_ring *ring;	/* set once (release/acquire) */
-	struct file *file;
+	struct inode *inode;		/* f_mapping, S_DAX (see main.c) */
 	bool rdonly;
 };
 
