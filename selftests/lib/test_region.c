@@ -549,7 +549,7 @@ TEST(ctrl_fields)
 	EXPECT_EQ(1, k->attach_count);
 	EXPECT_GE(k->map_count, 3);
 	EXPECT_EQ(0, k->reserved[0]);
-	EXPECT_EQ(0, k->reserved[57]);
+	EXPECT_EQ(0, k->reserved[50]);
 
 	ASSERT_EQ(0, attach(n, 0, &a));
 	EXPECT_EQ(2, k->attach_count);
