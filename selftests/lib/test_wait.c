@@ -455,6 +455,57 @@ TEST_F_TIMEOUT(w, no_lost_wakeup_stress, 600)
 	EXPECT_LT(0, st.sleeps);
 }
 
+/*
+ * Ping-pong, one record in flight, no spin, no pause: every round both sides
+ * publish and then at once arm and re-check, which is exactly the
+ * store-then-load race the fences must close (without them x86 reorders the
+ * waiter's re-check before its arming store often enough to lose wakeups).
+ */
+static int pp_side(struct shmring_region *r, bool producer, uint64_t n)
+{
+	struct shmring_wait_opts o = wopts(1, 10 * SEC);
+	struct stress x = { r, 0, 0 };
+	uint64_t i;
+
+	for (i = 1; i <= n; i++) {
+		if (producer) {
+			__atomic_store_n(&sh(r)->pub, i, __ATOMIC_RELEASE);
+			shmring_notify(r, SHMRING_DB_DATA);
+			x.want = i + WIN;	/* can_produce: ack >= i */
+			if (shmring_wait(r, SHMRING_DB_SPACE, can_produce, &x, &o))
+				return 11;
+		} else {
+			x.want = i;
+			if (shmring_wait(r, SHMRING_DB_DATA, can_consume, &x, &o))
+				return 12;
+			__atomic_store_n(&sh(r)->ack, i, __ATOMIC_RELEASE);
+			shmring_notify(r, SHMRING_DB_SPACE);
+		}
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(w, no_lost_wakeup_ping_pong, 600)
+{
+	uint64_t n = stress_iters(self->r) / 5;
+	pid_t pid;
+
+	NEED_BELLS(self->r);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmring_region *c;
+
+		if (ropen(self->name, false, SHMRING_ROLE_NONE, &c))
+			_exit(10);
+		_exit(pp_side(c, true, n));
+	}
+	EXPECT_EQ(0, pp_side(self->r, false, n)) TH_LOG("consumer: lost wakeup?");
+	if (!_metadata->passed)
+		kill(pid, SIGKILL);
+	EXPECT_EQ(0, reap(pid)) TH_LOG("producer (11: lost wakeup?)");
+}
+
 /* The same in two threads on one mapping, so that TSan sees both sides. */
 struct tstress {
 	struct shmring_region *r;

@@ -277,7 +277,7 @@ int shmring_wait(struct shmring_region *r, unsigned int db, shmring_cond_fn cond
 		cpu_relax();
 		if (cond(arg))
 			return 0;
-		if (!(i & 63) && shmring__now_ns() - start >= o.spin_ns)
+		if ((i == 1 || !(i & 63)) && shmring__now_ns() - start >= o.spin_ns)
 			break;
 	}
 
