@@ -234,7 +234,7 @@ ssize_t shmring_stream__write_slow(struct shmring_stream *s, const void *buf,
 		n = min_sz(len - done, fr);
 		if (n > STREAM_STEP)
 			n = STREAM_STEP;
-		memcpy(s->data + s->off, src + done, n);
+		shmring_stream__copy(s->data + s->off, src + done, n, 1);
 		shmring_stream__advance(s, n);
 		done += n;
 	}
@@ -278,7 +278,7 @@ ssize_t shmring_stream__read_slow(struct shmring_stream *s, void *buf,
 
 		if (n > STREAM_STEP)
 			n = STREAM_STEP;
-		memcpy(dst + done, s->data + s->off, n);
+		shmring_stream__copy(dst + done, s->data + s->off, n, 0);
 		shmring_stream__advance(s, n);
 		done += n;
 	}

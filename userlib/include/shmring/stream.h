@@ -171,6 +171,42 @@ ssize_t shmring_stream__peek_slow(struct shmring_stream *s, const void **ptr);
 
 /* ---- hot path ---------------------------------------------------------- */
 
+/*
+ * Copies of at least this many bytes go in blocks of this size, each with
+ * a software prefetch of the next block of the ring: read intent for the
+ * reader, write intent (ownership) for the writer. The hardware streamer
+ * stops at 4 KiB page boundaries, so this keeps the cross-core transfer of
+ * ring lines flowing (measured: 1.2x single-core memcpy of 4 MiB instead
+ * of 0.9x; docs/stream.md). Prefetches never fault, even past the mapping.
+ */
+#define SHMRING_STREAM_BLOCK	4096U
+
+static inline void shmring_stream__copy(void *dst, const void *src, size_t n,
+					int to_ring)
+{
+	unsigned char *d = (unsigned char *)dst;
+	const unsigned char *s = (const unsigned char *)src;
+
+	if (n < SHMRING_STREAM_BLOCK) {
+		memcpy(d, s, n);
+		return;
+	}
+	while (n) {
+		size_t k = n < SHMRING_STREAM_BLOCK ? n : SHMRING_STREAM_BLOCK;
+
+		for (size_t i = 0; i < SHMRING_STREAM_BLOCK; i += SHMRING_CACHELINE) {
+			if (to_ring)
+				__builtin_prefetch(d + SHMRING_STREAM_BLOCK + i, 1, 3);
+			else
+				__builtin_prefetch(s + SHMRING_STREAM_BLOCK + i, 0, 3);
+		}
+		memcpy(d, s, k);
+		d += k;
+		s += k;
+		n -= k;
+	}
+}
+
 static inline void shmring_stream__advance(struct shmring_stream *s, uint64_t n)
 {
 	s->pos += n;
@@ -259,7 +295,7 @@ static inline ssize_t shmring_stream_write(struct shmring_stream *s,
 	uint64_t fr = s->size - (s->pos - s->peer);
 
 	if (s->role == SHMRING_STREAM_WRITER && !s->err && len && len <= fr) {
-		memcpy(s->data + s->off, buf, len);
+		shmring_stream__copy(s->data + s->off, buf, len, 1);
 		s->grant = 0;
 		shmring_stream__advance(s, len);
 		return (ssize_t)len;
@@ -277,7 +313,7 @@ static inline ssize_t shmring_stream_try_write(struct shmring_stream *s,
 	uint64_t fr = s->size - (s->pos - s->peer);
 
 	if (s->role == SHMRING_STREAM_WRITER && !s->err && len && len <= fr) {
-		memcpy(s->data + s->off, buf, len);
+		shmring_stream__copy(s->data + s->off, buf, len, 1);
 		s->grant = 0;
 		shmring_stream__advance(s, len);
 		return (ssize_t)len;
@@ -296,7 +332,7 @@ static inline ssize_t shmring_stream_read(struct shmring_stream *s, void *buf,
 	uint64_t av = s->peer - s->pos;
 
 	if (s->role == SHMRING_STREAM_READER && !s->err && len && len <= av) {
-		memcpy(buf, s->data + s->off, len);
+		shmring_stream__copy(buf, s->data + s->off, len, 0);
 		s->grant = 0;
 		shmring_stream__advance(s, len);
 		return (ssize_t)len;
@@ -315,7 +351,7 @@ static inline ssize_t shmring_stream_try_read(struct shmring_stream *s,
 	uint64_t av = s->peer - s->pos;
 
 	if (s->role == SHMRING_STREAM_READER && !s->err && len && len <= av) {
-		memcpy(buf, s->data + s->off, len);
+		shmring_stream__copy(buf, s->data + s->off, len, 0);
 		s->grant = 0;
 		shmring_stream__advance(s, len);
 		return (ssize_t)len;
