@@ -176,8 +176,13 @@ static int start_role(struct shmring_mpsc *q)
 {
 	int ret;
 
-	if (q->role != SHMRING_MPSC_CONSUMER)
+	if (q->role != SHMRING_MPSC_CONSUMER) {
+		/* first guess of head (see try_reserve) */
+		atomic_store_explicit(&q->next_pos,
+				      atomic_load_explicit(&q->sh->head, memory_order_relaxed),
+				      memory_order_relaxed);
 		return 0;
+	}
 	ret = claim_consumer(q);
 	if (ret)
 		return ret;
@@ -413,10 +418,30 @@ void shmring_mpsc_stats(const struct shmring_mpsc *q, struct shmring_mpsc_stats 
  * most nslots (a producer needs EMPTY(p), which we store only after
  * consuming p - nslots).
  */
-int shmring_mpsc__not_ready(struct shmring_mpsc *q, uint64_t pos, uint64_t w)
+static void note_in_progress(struct shmring_mpsc *q, uint64_t pos)
 {
-	uint64_t head = atomic_load_explicit(&q->sh->head, memory_order_acquire);
-	uint64_t ahead = head - pos;
+	if (!q->stuck_valid || q->stuck_pos != pos) {
+		q->stuck_valid = true;
+		q->stuck_pos = pos;
+		q->stuck_since_ns = now_ns();
+	}
+}
+
+static int not_ready(struct shmring_mpsc *q, uint64_t pos, uint64_t w, bool check_head)
+{
+	uint64_t head, ahead;
+
+	/*
+	 * WRITING(pos) is only ever stored after head passed pos: no need
+	 * to pull head's line (which every producer CASes) on each poll.
+	 * It is still checked on one poll in SHMRING_MPSC_HEAD_CHECK.
+	 */
+	if (!check_head && w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_WRITING)) {
+		note_in_progress(q, pos);
+		return -EINPROGRESS;
+	}
+	head = atomic_load_explicit(&q->sh->head, memory_order_acquire);
+	ahead = head - pos;
 
 	if (ahead > q->nslots)
 		return -EPROTO;
@@ -424,15 +449,19 @@ int shmring_mpsc__not_ready(struct shmring_mpsc *q, uint64_t pos, uint64_t w)
 		return -EAGAIN;
 	if (ahead && (w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_EMPTY) ||
 		      w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_WRITING))) {
-		if (!q->stuck_valid || q->stuck_pos != pos) {
-			q->stuck_valid = true;
-			q->stuck_pos = pos;
-			q->stuck_since_ns = now_ns();
-		}
+		note_in_progress(q, pos);
 		return -EINPROGRESS;
 	}
 	/* READY(pos) cannot reach here; anything else is garbage */
 	return -EPROTO;
+}
+
+int shmring_mpsc__not_ready(struct shmring_mpsc *q, uint64_t pos, uint64_t w)
+{
+	bool check = w != SHMRING_MPSC_WORD(pos, SHMRING_MPSC_WRITING) ||
+		     !(q->polls++ & (SHMRING_MPSC_HEAD_CHECK - 1));
+
+	return not_ready(q, pos, w, check);
 }
 
 int shmring_mpsc_stuck(struct shmring_mpsc *q, struct shmring_mpsc_stuck *out)
@@ -450,7 +479,7 @@ int shmring_mpsc_stuck(struct shmring_mpsc *q, struct shmring_mpsc_stuck *out)
 	w = atomic_load_explicit(&s->state, memory_order_acquire);
 	if (w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_READY))
 		return 0;
-	ret = shmring_mpsc__not_ready(q, pos, w);
+	ret = not_ready(q, pos, w, true);
 	if (ret == -EAGAIN)
 		return 0;
 	if (ret != -EINPROGRESS)

@@ -83,6 +83,12 @@ enum shmring_mpsc_role {
 #define SHMRING_MPSC_SLOT_HDR	16U
 /* Length of an aborted record: the consumer skips it. */
 #define SHMRING_MPSC_LEN_ABORTED	0xffffffffU
+/*
+ * The consumer reads the shared head (the line every producer CASes) on
+ * one not-ready poll in this many (a power of two), not on every poll:
+ * see "Stuck producers" in docs/mpsc.md.
+ */
+#define SHMRING_MPSC_HEAD_CHECK	64U
 
 /* Limits checked at creation and attach. */
 #define SHMRING_MPSC_MIN_SLOTS	2U
@@ -156,7 +162,10 @@ struct shmring_mpsc {
 	uint32_t max_len;		/* slot_bytes */
 	uint32_t pid;			/* producer: stored in slot owner */
 	uint32_t role;			/* enum shmring_mpsc_role */
+	/* producer only: where this handle expects head to be (a guess) */
+	_Atomic uint64_t next_pos;
 	/* consumer only */
+	uint32_t polls;			/* not-ready polls, for SHMRING_MPSC_HEAD_CHECK */
 	uint64_t tail;			/* authoritative consumer position */
 	uint64_t peeked;		/* 1 + position handed out by peek */
 	uint64_t aborted;		/* aborted records skipped */
@@ -308,7 +317,13 @@ static inline int shmring_mpsc_try_reserve(struct shmring_mpsc *q, uint64_t *tic
 
 	if (q->role != SHMRING_MPSC_PRODUCER)
 		return -EBADF;
-	pos = atomic_load_explicit(&sh->head, memory_order_relaxed);
+	/*
+	 * Start from this handle's guess, not a load of head: a load would
+	 * fetch the contended line shared and the CAS fetch it again. If the
+	 * guess is wrong the CAS fails and returns the real head (or the
+	 * slot check below reloads it); head itself is never trusted.
+	 */
+	pos = atomic_load_explicit(&q->next_pos, memory_order_relaxed);
 	for (n = 0; n < SHMRING_MPSC_RETRY_MAX; n++) {
 		struct shmring_mpsc_slot *s = shmring_mpsc__slot(q, pos);
 
@@ -339,6 +354,7 @@ static inline int shmring_mpsc_try_reserve(struct shmring_mpsc *q, uint64_t *tic
 				atomic_fetch_add_explicit(&sh->stale, 1, memory_order_relaxed);
 				return -ESTALE;
 			}
+			atomic_store_explicit(&q->next_pos, pos + 1, memory_order_relaxed);
 			*ticket = pos;
 			*payload = (unsigned char *)s + SHMRING_MPSC_SLOT_HDR;
 			return 0;
@@ -424,7 +440,7 @@ static inline int shmring_mpsc_try_reserve_n(struct shmring_mpsc *q, uint32_t n,
 		return -EBADF;
 	if (!n || n > q->nslots)
 		return -EINVAL;
-	pos = atomic_load_explicit(&sh->head, memory_order_relaxed);
+	pos = atomic_load_explicit(&q->next_pos, memory_order_relaxed);	/* a guess */
 	for (tries = 0; tries < SHMRING_MPSC_RETRY_MAX; tries++) {
 		/*
 		 * The consumer frees slots in order (release), so if the k-th
@@ -464,6 +480,7 @@ static inline int shmring_mpsc_try_reserve_n(struct shmring_mpsc *q, uint32_t n,
 				/* reclaimed meanwhile: its commit says -ESTALE */
 				atomic_fetch_add_explicit(&sh->stale, 1, memory_order_relaxed);
 		}
+		atomic_store_explicit(&q->next_pos, pos + k, memory_order_relaxed);
 		*first = pos;
 		return (int)k;
 	}
@@ -526,8 +543,18 @@ static inline int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_m
 		uint64_t w = atomic_load_explicit(&s->state, memory_order_acquire);
 		uint32_t len;
 
-		if (w != SHMRING_MPSC_WORD(pos, SHMRING_MPSC_READY))
+		if (w != SHMRING_MPSC_WORD(pos, SHMRING_MPSC_READY)) {
+			/*
+			 * Empty: answer from the slot alone; head is read on
+			 * one poll in SHMRING_MPSC_HEAD_CHECK (the first one
+			 * included) to find a reserved, unmarked record or a
+			 * corrupt head.
+			 */
+			if (w == SHMRING_MPSC_WORD(pos, SHMRING_MPSC_EMPTY) &&
+			    (q->polls++ & (SHMRING_MPSC_HEAD_CHECK - 1)))
+				return -EAGAIN;
 			return shmring_mpsc__not_ready(q, pos, w);
+		}
 		len = atomic_load_explicit(&s->len, memory_order_relaxed);
 		if (len == SHMRING_MPSC_LEN_ABORTED) {
 			q->aborted++;
