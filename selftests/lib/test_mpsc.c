@@ -448,6 +448,73 @@ TEST(stuck_producer)
 	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
 }
 
+/*
+ * A producer died between reserving (head moved) and marking its slot
+ * WRITING: the slot still reads EMPTY(pos). The consumer answers empty
+ * polls from the slot alone and reads head on one poll in
+ * SHMRING_MPSC_HEAD_CHECK, so within that many try calls it must report
+ * -EINPROGRESS; stuck() sees it at once, pop gives up with -EBUSY, and a
+ * head corrupted while the consumer polls is found the same way.
+ */
+TEST(reserved_unmarked)
+{
+	struct shmring_mpsc_opts o = { .size = sizeof(o), .stuck_ns = 20 * MS };
+	struct shmring_mpsc *p, *c;
+	struct shmring_mpsc_stuck st;
+	char name[SHMRING_NAME_MAX];
+	uint32_t v, len, i;
+	int ret = 0;
+
+	uname_(name, "unmarked");
+	ASSERT_EQ(0, mk(name, 8, 8, SHMRING_MPSC_CONSUMER, &o, &c));
+	ASSERT_EQ(0, shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &p));
+	/* the consumer has been polling an empty ring for a while */
+	for (i = 0; i < 3 * SHMRING_MPSC_HEAD_CHECK + 5; i++)
+		ASSERT_EQ(-EAGAIN, shmring_mpsc_try_pop(c, &v, 4, &len));
+	EXPECT_EQ(0, shmring_mpsc_stuck(c, &st));
+	/* the "dead producer" reserves position 0 and never marks it */
+	atomic_store(&c->sh->head, 1);
+	v = 7;
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));	/* position 1 */
+	for (i = 0; i < SHMRING_MPSC_HEAD_CHECK; i++) {
+		ret = shmring_mpsc_try_pop(c, &v, 4, &len);
+		if (ret != -EAGAIN)
+			break;
+	}
+	EXPECT_EQ(-EINPROGRESS, ret);
+	ASSERT_EQ(1, shmring_mpsc_stuck(c, &st));
+	EXPECT_EQ(0U, st.pos);
+	EXPECT_EQ(2U, st.head);
+	EXPECT_EQ(SHMRING_MPSC_EMPTY, st.state);
+	EXPECT_EQ(0U, st.owner);
+	EXPECT_EQ(-EBUSY, shmring_mpsc_pop(c, &v, 4, &len, 10 * SEC));
+	ASSERT_EQ(0, shmring_mpsc_skip(c, 0));
+	ASSERT_EQ(0, shmring_mpsc_try_pop(c, &v, 4, &len));
+	EXPECT_EQ(7U, v);
+	EXPECT_EQ(0, shmring_mpsc_stuck(c, &st));
+
+	/* head corrupted while the consumer polls: -EPROTO, not for ever -EAGAIN */
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(-EAGAIN, shmring_mpsc_try_pop(c, &v, 4, &len));
+	atomic_store(&c->sh->head, 1000);
+	for (i = 0; i < SHMRING_MPSC_HEAD_CHECK; i++) {
+		ret = shmring_mpsc_try_pop(c, &v, 4, &len);
+		if (ret != -EAGAIN)
+			break;
+	}
+	EXPECT_EQ(-EPROTO, ret);
+	EXPECT_EQ(-EPROTO, shmring_mpsc_pop(c, &v, 4, &len, SHMRING_MPSC_FOREVER));
+	EXPECT_EQ(-EPROTO, shmring_mpsc_stuck(c, &st));
+	atomic_store(&c->sh->head, 2);
+	v = 8;
+	ASSERT_EQ(0, shmring_mpsc_try_push(p, &v, 4));
+	ASSERT_EQ(0, shmring_mpsc_pop(c, &v, 4, &len, SEC));
+	EXPECT_EQ(8U, v);
+	shmring_mpsc_close(p);
+	shmring_mpsc_close(c);
+	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
 /* A producer whose slot was reclaimed cannot mark the reused slot. */
 TEST(stale_producer_aba)
 {
