@@ -234,7 +234,8 @@ fi
 # ---- a corrupt ring is shown as corrupt, not a crash -------------------
 C=$P-corrupt
 head -c 65536 /dev/urandom >/dev/shm/shmring."$C"
-printf 'SHMC' | dd of=/dev/shm/shmring."$C" bs=1 seek=0 conv=notrunc status=none
+# A valid CTRL magic (0x53484d43, little-endian), so the deeper checks run.
+printf 'CMHS' | dd of=/dev/shm/shmring."$C" bs=1 seek=0 conv=notrunc status=none
 run "$STAT" --backend shm "$C"
 if [ "$RC" -eq 0 ] && grep -q "^$C .*corrupt" "$OUT/o"; then
 	ok "stat: a garbage ring file is listed as corrupt"
