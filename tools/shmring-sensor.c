@@ -743,7 +743,8 @@ static int cmd_consume(const struct opts *o)
 		if (o->json) {
 			printf("{\"ring\":\"%s\",\"done\":%s,\"records\":%" PRIu64 ",\"bytes\":%"
 			       PRIu64 ",\"seconds\":%.3f,\"records_per_s\":%.1f,\"drops\":%" PRIu64
-			       ",\"ring_drops\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"lost\":%s,\"corrupt\":%" PRIu64 ",\"imu\":%" PRIu64
+			       ",\"ring_drops\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"lost\":%s"
+			       ",\"corrupt\":%" PRIu64 ",\"imu\":%" PRIu64
 			       ",\"lidar\":%" PRIu64 ",\"camera\":%" PRIu64 ",\"latency_ns\":{"
 			       "\"p50\":%.0f,\"p95\":%.0f,\"p99\":%.0f,\"max\":%" PRIu64 "}}\n",
 			       o->name, done ? "true" : "false", c->recs, c->bytes, secs,
