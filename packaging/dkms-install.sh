@@ -40,7 +40,10 @@ while [ $# -gt 0 ]; do
 	esac
 done
 if [ $# -gt 0 ]; then
-	[ -z "$destdir" ] && [ $# -eq 1 ] || { echo "dkms-install: too many arguments" >&2; exit 2; }
+	if [ -n "$destdir" ] || [ $# -ne 1 ]; then
+		echo "dkms-install: too many arguments" >&2
+		exit 2
+	fi
 	destdir=$1
 fi
 

@@ -40,6 +40,7 @@ tmo=${SHMRING_INSTALL_TIMEOUT:-240}
 logdir=build/logs/install
 mkdir -p "$logdir"
 tmp=$(mktemp -d /tmp/shmring-install.XXXXXX) || exit 2
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
 	if [ "$keep" = 1 ]; then
 		echo "# kept $tmp"
@@ -67,10 +68,10 @@ echo "1..13"
 log=$logdir/make-install.log
 {
 	timeout -k 5 "$tmo" make -s install DESTDIR="$tmp" PREFIX="$prefix" &&
-	if ! grep -qE 'make.* -C man install' Makefile; then
+	if ! grep -qiE 'make.* -C man install' Makefile; then
 		timeout -k 5 "$tmo" make -s -C man install DESTDIR="$tmp" PREFIX="$prefix"
 	fi &&
-	if ! grep -qE 'make.* -C packaging install' Makefile; then
+	if ! grep -qiE 'make.* -C packaging install' Makefile; then
 		timeout -k 5 "$tmo" make -s -C packaging install DESTDIR="$tmp" PREFIX="$prefix"
 	fi
 } >"$log" 2>&1
@@ -293,7 +294,7 @@ else
 		show "$log"
 		notok "install.modinfo_param_descriptions (make module failed)"
 	else
-		bad= np=0
+		bad='' np=0
 		while IFS=: read -r p _; do
 			np=$((np + 1))
 			d=$(modinfo -F parm shmring.ko | sed -n "s/^$p:\(.*\) ([a-z]*)\$/\1/p")
