@@ -529,6 +529,9 @@ static inline int shmring_mpsc_try_push(struct shmring_mpsc *q, const void *buf,
  * 0 with *rec filled (rec->data valid until shmring_mpsc_release()), -EAGAIN
  * (empty), -EINPROGRESS (the next record is reserved or being written),
  * -EPROTO (corrupt slot or head), -EBADF. Aborted records are passed over.
+ * An empty slot is answered without reading head, so a reservation whose
+ * slot was never marked, or a corrupt head, shows within
+ * SHMRING_MPSC_HEAD_CHECK polls (and at once in shmring_mpsc_stuck()).
  */
 static inline int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_mpsc_rec *rec)
 {
