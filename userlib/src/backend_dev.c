@@ -91,6 +91,7 @@ int shmring__dev_open(struct shmring_region *r, const struct shmring_opts_int *o
 	if (ret)
 		goto fail;
 	role = (q.features & SHMRING_FEAT_ROLES) ? o->role : SHMRING_ROLE_NONE;
+	r->dev_features = q.features;
 
 	if (o->flags & SHMRING_F_CREATE) {
 		struct shmring_create c;

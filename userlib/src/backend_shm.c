@@ -16,9 +16,9 @@
  * write permission for every class that may read, so read-only attachers
  * can arm their bells. The creator makes it (replacing a stale one: it owns
  * the name) before it publishes CTRL, and writes the ring file's inode into
- * it; an attacher maps it only if that inode matches CTRL ring_id. Without
- * a usable bell file (a ring made by an older library) bells stay NULL and
- * waits poll.
+ * it; an attacher maps it only if that inode matches CTRL ring_id (else
+ * the ring was replaced since it was opened: -ENOENT). Without a bell file
+ * (a ring made by an older library) bells stay NULL and waits poll.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,27 +122,44 @@ fail:
 	return ret;
 }
 
-/* Attacher, after CTRL was validated: map the bells if they are ours. */
-static void bell_attach(struct shmring_region *r)
+/*
+ * Attacher, after CTRL was validated: map the bells. No bell file at all:
+ * a ring made by an older library, whose users all poll. A bell file that
+ * belongs to another ring: ours was unlinked (and the name reused) since we
+ * opened it: -ENOENT, as if we had come a moment later. Any other failure
+ * is an error: this process could not wake the sleepers of the others.
+ */
+static int bell_attach(struct shmring_region *r)
 {
 	char path[BELL_PATH_MAX];
 	struct shmring_bell_info *bi;
 	struct stat st;
-	int fd;
+	int fd, ret;
 
 	bell_path(path, sizeof(path), r->name);
 	fd = shm_open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
 	if (fd < 0)
-		return;
-	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size >= SHMRING_BELL_BYTES &&
-	    bell_map(r, fd) == 0) {
-		bi = bell_info(r->bell_map);
-		if (__atomic_load_n(&bi->magic, __ATOMIC_ACQUIRE) != SHMRING_BELL_MAGIC ||
-		    bi->ring_id != r->ctrl->ring_id)
-			bell_unmap(r);
-	}
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0)
+		ret = -errno;
+	else if ((uint64_t)st.st_size < SHMRING_BELL_BYTES)
+		ret = -EPROTO;
+	else
+		ret = bell_map(r, fd);
 	close(fd);
+	if (ret)
+		return ret;
+	bi = bell_info(r->bell_map);
+	if (__atomic_load_n(&bi->magic, __ATOMIC_ACQUIRE) != SHMRING_BELL_MAGIC)
+		ret = -EPROTO;
+	else if (bi->ring_id != r->ctrl->ring_id)
+		ret = -ENOENT;
+	if (ret) {
+		bell_unmap(r);
+		return ret;
+	}
 	bell_set_pid(r);
+	return 0;
 }
 
 /*
@@ -611,9 +628,13 @@ static int attach_existing(struct shmring_region *r, const struct shmring_opts_i
 	} else {
 		return -EPROTO;
 	}
+	if (!ret) {
+		ret = bell_attach(r);
+		if (ret)
+			unmap_all(r);
+	}
 	if (ret)
 		return ret;
-	bell_attach(r);
 	counters_add(r, 1);
 	return 0;
 }

@@ -81,7 +81,7 @@ int shmring_kick(struct shmring_region *r, unsigned int db)
 	if (r->backend == SHMRING_BACKEND_DEVICE) {
 		struct shmring_kick k;
 
-		if (!r->bells)
+		if (!(r->dev_features & SHMRING_FEAT_DOORBELL))
 			return 0;	/* old module: nobody sleeps, waits poll */
 		memset(&k, 0, sizeof(k));
 		k.size = sizeof(k);

@@ -87,6 +87,7 @@ struct shmring_region {
 	/* private to region.c */
 	void *bell_map;
 	size_t bell_len;
+	uint32_t dev_features;		/* device: QUERY features, else 0 */
 };
 
 /*

@@ -18,9 +18,12 @@
  * SHMRING_DB_SPACE (the consumer rings it: space available), and 2, 3 for
  * ring kinds that need more (SHMRING_NR_DOORBELLS in all).
  *
- * Regions opened on a module without the BELL page (no SHMRING_FEAT_BELL)
- * have bells == NULL: shmring_notify() does nothing and shmring_wait()
- * polls the condition with short sleeps (50 us growing to 1 ms).
+ * Regions without a BELL page have bells == NULL: on a module without
+ * doorbells shmring_notify() costs a function call and shmring_wait()
+ * polls the condition with short sleeps (50 us growing to 1 ms); on a
+ * module with doorbells whose BELL page this process could not map (the
+ * device node opened read-only) every shmring_notify() kicks, so that the
+ * waiters of other processes are still woken.
  */
 #ifndef SHMRING_WAIT_H
 #define SHMRING_WAIT_H
@@ -116,8 +119,13 @@ static inline void shmring_notify(struct shmring_region *r, unsigned int db)
 {
 	struct shmring_bell *b;
 
-	if (!r->bells || db >= SHMRING_NR_DOORBELLS)
+	if (db >= SHMRING_NR_DOORBELLS)
 		return;
+	if (__builtin_expect(!r->bells, 0)) {
+		/* Cannot see who sleeps: kick if the backend has kicks. */
+		(void)shmring_kick(r, db);
+		return;
+	}
 	b = &r->bells[db];
 #ifdef __SANITIZE_THREAD__
 	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
