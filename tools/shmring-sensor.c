@@ -709,6 +709,19 @@ static int cmd_consume(const struct opts *o)
 		}
 		if (ret > 0)
 			continue;
+		/*
+		 * Idle: a producer that died (killed, crashed) left its pid in
+		 * the ring's header without calling done(). Say so now rather
+		 * than after --timeout.
+		 */
+		shmring_msg_stats(m, &st);
+		if (st.prod_pid > 0 && !st.done && kill(st.prod_pid, 0) && errno == ESRCH &&
+		    cons_ready(m) == false) {
+			tool_err("consume: the producer (pid %" PRId32 ") died without ending the "
+				 "stream (ring '%s')", st.prod_pid, o->name);
+			rc = TOOL_EXIT_FAIL;
+			break;
+		}
 		if ((double)(now - c->last_rec_ns) / 1e9 >= o->timeout) {
 			tool_err("consume: no record and no end of stream for %.1f s: the "
 				 "producer stalled or died (ring '%s')", o->timeout, o->name);

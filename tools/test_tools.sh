@@ -231,6 +231,18 @@ else
 	notok "sensor consume unlinked the ring after the end of the stream"
 fi
 
+# ---- a producer killed mid-stream: the consumer fails, it does not hang --
+K=$P-killed
+# (bounded by its own --duration; $! is the producer itself)
+"$SENSOR" produce "$K" --rate 1000 --duration 30 --quiet 2>/dev/null &
+kp=$!
+i=0
+while [ ! -e /dev/shm/shmring."$K" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
+{ kill -KILL "$kp"; wait "$kp"; } 2>/dev/null
+expect "sensor consume after the producer was killed -> 1 (producer died)" 1 \
+	"producer \(pid [0-9]+\) died" -- "$SENSOR" consume "$K" --timeout 5
+
 # ---- a corrupt ring is shown as corrupt, not a crash -------------------
 C=$P-corrupt
 head -c 65536 /dev/urandom >/dev/shm/shmring."$C"
