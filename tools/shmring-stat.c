@@ -99,6 +99,7 @@ struct ring {
 	int32_t kpid[2];		/* pids from the kind's header, 0 none */
 	bool kpid_known[2];		/* the kind records this role's pid */
 	int nowners;			/* seg: joined parts */
+	int dead_owners;		/* seg: joined by a process now gone */
 	char detail[128];		/* kind-specific: policy, flags, done */
 	/* watch */
 	double rate_msgs, rate_bytes;
@@ -360,8 +361,12 @@ static void parse_seg(struct ring *r, const struct shmring_hdr *h,
 		memcpy(&p, m + SHMRING_HDR_KIND_OFFSET + sizeof(s) + i * sizeof(p), sizeof(p));
 		owner = atomic_load_explicit(&p.owner, memory_order_relaxed);
 		if (owner) {
+			int32_t pid = (int32_t)(owner >> 32);
+
 			if (joined < 2)
-				r->kpid[joined] = (int32_t)(owner >> 32);
+				r->kpid[joined] = pid;
+			if (pid > 0 && kill(pid, 0) && errno == ESRCH)
+				r->dead_owners++;
 			joined++;
 		}
 	}
@@ -877,7 +882,9 @@ static void role_text(const struct ring *r, int role, char *buf, size_t len)
 
 	if (r->kind == SHMRING_KIND_SEG) {
 		/* Segment rings have parts, not roles. */
-		if (role == 0 && r->nowners)
+		if (role == 0 && r->nowners && r->dead_owners)
+			snprintf(buf, len, "%d joined, %d dead", r->nowners, r->dead_owners);
+		else if (role == 0 && r->nowners)
 			snprintf(buf, len, "%d joined", r->nowners);
 		else
 			snprintf(buf, len, "-");
@@ -1148,7 +1155,7 @@ static void print_json(const struct opts *o, const struct list *l, const struct 
 		json_pid("producer", r, 0);
 		json_pid("consumer", r, 1);
 		if (r->kind == SHMRING_KIND_SEG)
-			printf("\"joined\":%d,", r->nowners);
+			printf("\"joined\":%d,\"joined_dead\":%d,", r->nowners, r->dead_owners);
 		if (r->have_kicks)
 			printf("\"kicks\":[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "],",
 			       r->kicks[0], r->kicks[1], r->kicks[2], r->kicks[3]);
