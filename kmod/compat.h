@@ -12,6 +12,7 @@
 #include <linux/huge_mm.h>
 #include <linux/sched/mm.h>
 #include <linux/pagemap.h>
+#include <linux/eventfd.h>
 #ifdef SHMRING_HAVE_PFN_T
 #include <linux/pfn_t.h>
 #endif
@@ -80,6 +81,16 @@ shmring_mm_get_unmapped_area(struct file *file, unsigned long addr,
 	return mm_get_unmapped_area(current->mm, file, addr, len, pgoff, flags);
 #else
 	return current->mm->get_unmapped_area(file, addr, len, pgoff, flags);
+#endif
+}
+
+/* Add 1 to an eventfd: 6.8 dropped the count argument. */
+static inline void shmring_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#ifdef SHMRING_HAVE_EVENTFD_SIGNAL_1
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
 #endif
 }
 

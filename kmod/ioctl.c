@@ -66,7 +66,9 @@ static int shmring_ioc_query(void __user *uarg)
 
 	out.size = min_t(u32, usize, sizeof(out));
 	out.abi_version = SHMRING_ABI_VERSION;
-	out.features = SHMRING_FEAT_MIRROR | SHMRING_FEAT_CTRL;
+	out.features = SHMRING_FEAT_MIRROR | SHMRING_FEAT_CTRL |
+		       SHMRING_FEAT_DOORBELL | SHMRING_FEAT_ROLES |
+		       SHMRING_FEAT_BELL;
 	if (shmring_pmd_supported())
 		out.features |= SHMRING_FEAT_PMD;
 	if (IS_ENABLED(CONFIG_NUMA))
@@ -143,6 +145,7 @@ static int shmring_ioc_create(struct shmring_file *sf, void __user *uarg)
 	args.nohuge = (c.flags & SHMRING_CREATE_NOHUGE) ||
 		      !READ_ONCE(shmring_huge);
 	args.strict_node = c.flags & SHMRING_CREATE_NUMA_STRICT;
+	args.role = c.role;
 
 	err = shmring_ring_create(sf, &args, &created);
 	if (err)
@@ -171,7 +174,8 @@ static int shmring_ioc_attach(struct shmring_file *sf, void __user *uarg)
 	err = shmring_take_name(name, a.name);
 	if (err)
 		return err;
-	return shmring_ring_attach(sf, name, a.flags & SHMRING_ATTACH_RDONLY);
+	return shmring_ring_attach(sf, name, a.flags & SHMRING_ATTACH_RDONLY,
+				   a.role);
 }
 
 static int shmring_ioc_unlink(void __user *uarg)
@@ -239,6 +243,75 @@ static int shmring_ioc_info(struct file *file, struct shmring_file *sf,
 	return shmring_copy_out(uarg, &out, sizeof(out), usize);
 }
 
+static int shmring_ioc_kick(struct shmring_file *sf, void __user *uarg)
+{
+	struct shmring_kick k;
+	struct shmring_ring *ring;
+	u32 usize;
+	int err;
+
+	BUILD_BUG_ON(sizeof(k) != SHMRING_KICK_SIZE_VER0);
+	err = shmring_copy_in(&k, sizeof(k), SHMRING_KICK_SIZE_VER0, uarg,
+			      &usize);
+	if (err)
+		return err;
+	if (k.flags || k.reserved0 ||
+	    !shmring_reserved_zero(k.reserved, ARRAY_SIZE(k.reserved)))
+		return -EINVAL;
+	if (!k.doorbells || (k.doorbells & ~SHMRING_DB_ALL))
+		return -EINVAL;
+	ring = shmring_file_ring(sf);
+	if (!ring)
+		return -ENXIO;
+	shmring_db_kick(ring, k.doorbells);
+	return 0;
+}
+
+static int shmring_ioc_wait(struct shmring_file *sf, void __user *uarg)
+{
+	struct shmring_wait w;
+	struct shmring_ring *ring;
+	u32 usize;
+	int err;
+
+	BUILD_BUG_ON(sizeof(w) != SHMRING_WAIT_SIZE_VER0);
+	err = shmring_copy_in(&w, sizeof(w), SHMRING_WAIT_SIZE_VER0, uarg,
+			      &usize);
+	if (err)
+		return err;
+	if (w.flags || w.reserved0 ||
+	    !shmring_reserved_zero(w.reserved, ARRAY_SIZE(w.reserved)))
+		return -EINVAL;
+	if (w.doorbell >= SHMRING_NR_DOORBELLS)
+		return -EINVAL;
+	ring = shmring_file_ring(sf);
+	if (!ring)
+		return -ENXIO;
+	return shmring_db_wait(sf, ring, w.doorbell, w.seq, w.timeout_ns);
+}
+
+static int shmring_ioc_set_eventfd(struct shmring_file *sf, void __user *uarg)
+{
+	struct shmring_eventfd e;
+	struct shmring_ring *ring;
+	u32 usize;
+	int err;
+
+	BUILD_BUG_ON(sizeof(e) != SHMRING_EVENTFD_SIZE_VER0);
+	err = shmring_copy_in(&e, sizeof(e), SHMRING_EVENTFD_SIZE_VER0, uarg,
+			      &usize);
+	if (err)
+		return err;
+	if (e.flags || !shmring_reserved_zero(e.reserved, ARRAY_SIZE(e.reserved)))
+		return -EINVAL;
+	if (e.doorbell >= SHMRING_NR_DOORBELLS || e.fd < -1)
+		return -EINVAL;
+	ring = shmring_file_ring(sf);
+	if (!ring)
+		return -ENXIO;
+	return shmring_db_set_eventfd(sf, ring, e.doorbell, e.fd);
+}
+
 long shmring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct shmring_file *sf = file->private_data;
@@ -255,6 +328,12 @@ long shmring_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return shmring_ioc_unlink(uarg);
 	case SHMRING_IOC_INFO:
 		return shmring_ioc_info(file, sf, uarg);
+	case SHMRING_IOC_KICK:
+		return shmring_ioc_kick(sf, uarg);
+	case SHMRING_IOC_WAIT:
+		return shmring_ioc_wait(sf, uarg);
+	case SHMRING_IOC_SET_EVENTFD:
+		return shmring_ioc_set_eventfd(sf, uarg);
 	default:
 		return -ENOTTY;
 	}

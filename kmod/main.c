@@ -107,8 +107,10 @@ static int shmring_release(struct inode *inode, struct file *file)
 {
 	struct shmring_file *sf = file->private_data;
 
-	if (sf->ring)
-		shmring_ring_detach(sf->ring);
+	if (sf->ring) {
+		shmring_db_file_release(sf, sf->ring);
+		shmring_ring_detach(sf->ring, sf->role);
+	}
 	iput(sf->inode);
 	mutex_destroy(&sf->lock);
 	kfree(sf);
@@ -121,6 +123,9 @@ static const struct file_operations shmring_fops = {
 	.release = shmring_release,
 	.unlocked_ioctl = shmring_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.read = shmring_read,
+	.write = shmring_write,
+	.poll = shmring_poll,
 	.mmap = shmring_mmap,
 	.get_unmapped_area = shmring_get_unmapped_area,
 	.llseek = noop_llseek,
@@ -159,12 +164,18 @@ static int __init shmring_init(void)
 {
 	int err;
 
+	err = shmring_doorbell_init();
+	if (err)
+		return err;
 	shmring_mnt = kern_mount(&shmring_fs_type);
-	if (IS_ERR(shmring_mnt))
+	if (IS_ERR(shmring_mnt)) {
+		shmring_doorbell_exit();
 		return PTR_ERR(shmring_mnt);
+	}
 	err = misc_register(&shmring_misc);
 	if (err) {
 		kern_unmount(shmring_mnt);
+		shmring_doorbell_exit();
 		return err;
 	}
 	shmring_debugfs_init();
@@ -175,6 +186,7 @@ static void __exit shmring_exit(void)
 {
 	shmring_debugfs_exit();
 	misc_deregister(&shmring_misc);
+	shmring_doorbell_exit();	/* deferred signalling may hold rings */
 	shmring_rings_destroy_all();
 	kern_unmount(shmring_mnt);
 }

@@ -149,6 +149,10 @@ int shmring_mem_alloc(struct shmring_ring *ring, bool nohuge, bool strict)
 		goto fail;
 	ring->ctrl = page_address(ring->ctrl_page);
 
+	ring->bell_page = alloc_pages_node(nid, gfp, 0);
+	if (!ring->bell_page)
+		goto fail;
+
 	ring->nid = page_to_nid(ring->chunks[0].pieces[0]);
 	return 0;
 
@@ -183,12 +187,17 @@ void shmring_mem_free(struct shmring_ring *ring)
 		ring->ctrl_page = NULL;
 		ring->ctrl = NULL;
 	}
+	if (ring->bell_page) {
+		ring->bell_page->mapping = NULL;
+		__free_pages(ring->bell_page, 0);
+		ring->bell_page = NULL;
+	}
 }
 
 /*
  * Gives every order-0 page the ring's mapping and its file page offset, as
  * the page cache would, so that process-shared futex keys (and pthread
- * PROCESS_SHARED objects) work on them: all of META and CTRL, and DATA where
+ * PROCESS_SHARED objects) work on them: all of META, CTRL and BELL, and DATA where
  * it is made of order-0 pages. Compound pieces are left without a mapping: on
  * 6.1 a 4 KiB rmap of a compound page that has one is treated as a file THP
  * (PageDoubleMap, page lock expected), which these pages are not. A DATA
@@ -216,6 +225,8 @@ void shmring_mem_set_mapping(struct shmring_ring *ring,
 	}
 	ring->ctrl_page->mapping = mapping;
 	ring->ctrl_page->index = SHMRING_PG_CTRL;
+	ring->bell_page->mapping = mapping;
+	ring->bell_page->index = SHMRING_PG_BELL;
 }
 
 /* The 4 KiB page at page index @rel (< data_pages) of DATA. */

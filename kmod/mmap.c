@@ -12,8 +12,9 @@
  *
  * Regions by offset: DATA at SHMRING_OFF_DATA, up to 2 * data_bytes long
  * (the second half aliases the first), META at SHMRING_OFF_META, CTRL (one
- * read-only page) at SHMRING_OFF_CTRL. A mapping must start exactly at a
- * region start and end inside the region.
+ * read-only page) at SHMRING_OFF_CTRL, BELL (one page, writable by every
+ * bound file, even a read-only attach) at SHMRING_OFF_BELL. A mapping must
+ * start exactly at a region start and end inside the region.
  */
 #include <linux/fs.h>
 #include <linux/mm.h>
@@ -45,7 +46,9 @@ static struct page *shmring_region_page(struct shmring_ring *ring,
 		pgoff -= SHMRING_PG_META;
 		return pgoff < ring->meta_pages ? ring->meta[pgoff] : NULL;
 	}
-	return pgoff == SHMRING_PG_CTRL ? ring->ctrl_page : NULL;
+	if (pgoff == SHMRING_PG_CTRL)
+		return ring->ctrl_page;
+	return pgoff == SHMRING_PG_BELL ? ring->bell_page : NULL;
 }
 
 static vm_fault_t shmring_vm_fault(struct vm_fault *vmf)
@@ -128,7 +131,7 @@ int shmring_mmap(struct file *file, struct vm_area_struct *vma)
 	struct shmring_ring *ring = shmring_file_ring(sf);
 	unsigned long npages = vma_pages(vma);
 	unsigned long limit;
-	bool is_data = false, is_ctrl = false;
+	bool is_data = false, is_ctrl = false, is_bell = false;
 
 	if (!ring)
 		return -ENXIO;
@@ -150,6 +153,10 @@ int shmring_mmap(struct file *file, struct vm_area_struct *vma)
 		is_ctrl = true;
 		limit = 1;
 		break;
+	case SHMRING_PG_BELL:
+		is_bell = true;
+		limit = 1;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -158,10 +165,11 @@ int shmring_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (is_ctrl && (vma->vm_flags & VM_WRITE))
 		return -EPERM;
-	if (sf->rdonly && (vma->vm_flags & VM_WRITE))
+	/* BELL is writable for every bound file (the library's sleeper flags). */
+	if (sf->rdonly && !is_bell && (vma->vm_flags & VM_WRITE))
 		return -EACCES;
 
-	if (is_ctrl || sf->rdonly)
+	if (is_ctrl || (sf->rdonly && !is_bell))
 		shmring_vm_flags_clear(vma, VM_MAYWRITE);
 	shmring_vm_flags_clear(vma, VM_MAYEXEC);
 	shmring_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP |

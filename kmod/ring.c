@@ -109,6 +109,7 @@ static void shmring_unreserve(u64 bytes)
 /* Frees a ring that is in no table (never inserted, or already removed). */
 static void shmring_ring_free(struct shmring_ring *ring)
 {
+	shmring_db_ring_fini(ring);
 	shmring_mem_free(ring);
 	if (ring->inode)
 		iput(ring->inode);
@@ -155,6 +156,7 @@ shmring_ring_alloc(const struct shmring_create_args *args)
 	kref_init(&ring->ref);
 	INIT_LIST_HEAD(&ring->all);
 	spin_lock_init(&ring->lock);
+	shmring_db_ring_init(ring);
 	atomic64_set(&ring->pmd_faults, 0);
 	atomic64_set(&ring->pte_faults, 0);
 	memcpy(ring->name, args->name, SHMRING_NAME_MAX);
@@ -237,11 +239,12 @@ static int shmring_attach_existing(struct shmring_ring *ring,
 
 /* Caller holds sf->lock and owns one reference for the file. */
 static void shmring_bind(struct shmring_file *sf, struct shmring_ring *ring,
-			 bool rdonly)
+			 bool rdonly, u32 role)
 {
 	spin_lock(&ring->lock);
 	ring->attach_count++;
 	WRITE_ONCE(ring->ctrl->attach_count, ring->attach_count);
+	shmring_db_bind_locked(sf, ring, role);
 	spin_unlock(&ring->lock);
 	sf->rdonly = rdonly;
 	/* Publish rdonly before the ring: pairs with shmring_file_ring(). */
@@ -299,14 +302,14 @@ int shmring_ring_create(struct shmring_file *sf,
 
 bind:
 	if (!err)
-		shmring_bind(sf, ring, false);
+		shmring_bind(sf, ring, false, args->role);
 out:
 	mutex_unlock(&sf->lock);
 	return err;
 }
 
 int shmring_ring_attach(struct shmring_file *sf, const char *name,
-			bool rdonly)
+			bool rdonly, u32 role)
 {
 	struct shmring_ring *ring;
 	int err = 0;
@@ -326,7 +329,7 @@ int shmring_ring_attach(struct shmring_file *sf, const char *name,
 		shmring_ring_get(ring);
 	mutex_unlock(&shmring_mutex);
 	if (!err)
-		shmring_bind(sf, ring, rdonly);
+		shmring_bind(sf, ring, rdonly, role);
 out:
 	mutex_unlock(&sf->lock);
 	return err;
@@ -358,13 +361,18 @@ int shmring_ring_unlink(const char *name)
 	return 0;
 }
 
-/* A bound file is released. */
-void shmring_ring_detach(struct shmring_ring *ring)
+/* A bound file of @role is released: maybe its role hangs up. */
+void shmring_ring_detach(struct shmring_ring *ring, u32 role)
 {
+	bool hangup;
+
 	spin_lock(&ring->lock);
 	ring->attach_count--;
 	WRITE_ONCE(ring->ctrl->attach_count, ring->attach_count);
+	hangup = shmring_db_unbind_locked(ring, role);
 	spin_unlock(&ring->lock);
+	if (hangup)
+		shmring_db_hangup(ring);
 	shmring_ring_put(ring);
 }
 

@@ -14,6 +14,8 @@
 #include <linux/atomic.h>
 #include <linux/bits.h>
 #include <linux/mm_types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/shmring.h>
 
 #define SHMRING_CHUNK_ORDER	(PMD_SHIFT - PAGE_SHIFT)	/* 9 on x86-64 */
@@ -24,6 +26,8 @@
 
 #define SHMRING_PG_META		(SHMRING_OFF_META >> PAGE_SHIFT)
 #define SHMRING_PG_CTRL		(SHMRING_OFF_CTRL >> PAGE_SHIFT)
+#define SHMRING_PG_BELL		(SHMRING_OFF_BELL >> PAGE_SHIFT)
+#define SHMRING_DB_ALL		(BIT(SHMRING_NR_DOORBELLS) - 1)
 
 /*
  * One 2 MiB span of DATA (the last one may be shorter). Either one compound
@@ -65,6 +69,7 @@ struct shmring_ring {
 	struct page **meta;
 	struct page *ctrl_page;
 	struct shmring_ctrl *ctrl;	/* kernel address of ctrl_page */
+	struct page *bell_page;		/* BELL: user-writable, never read */
 	struct inode *inode;		/* page->mapping of order-0 pages */
 
 	/* counters, mirrored into the CTRL page under 'lock' */
@@ -72,6 +77,18 @@ struct shmring_ring {
 	u32 attach_count;
 	u32 map_count;
 	u32 ring_flags;			/* SHMRING_INFO_UNLINKED | _HUGE */
+	u32 producers;			/* live files per role */
+	u32 consumers;
+	u32 producer_gen;		/* attaches per role */
+	u32 consumer_gen;
+	u32 peer_flags;			/* SHMRING_PEER_*, read locklessly */
+	u64 kicks[SHMRING_NR_DOORBELLS];	/* read locklessly */
+	struct list_head evfds;		/* struct shmring_evfd, under 'lock' */
+
+	/* doorbell.c */
+	wait_queue_head_t wq;		/* WAIT, read and poll sleepers */
+	struct work_struct ev_work;	/* deferred eventfd signalling */
+	atomic_t ev_deferred;		/* doorbell mask for ev_work */
 
 	atomic64_t pmd_faults;
 	atomic64_t pte_faults;
@@ -83,6 +100,9 @@ struct shmring_file {
 	struct shmring_ring *ring;	/* set once (release/acquire) */
 	struct inode *inode;		/* f_mapping, S_DAX (see main.c) */
 	bool rdonly;
+	u32 role;			/* SHMRING_ROLE_*, set with ring */
+	u64 seen[SHMRING_NR_DOORBELLS];	/* kicks at the last read(2) */
+	struct shmring_evfd *ev[SHMRING_NR_DOORBELLS];	/* under ring->lock */
 };
 
 /* main.c: module parameters and global state */
@@ -111,17 +131,18 @@ struct shmring_create_args {
 	bool nohuge;
 	bool strict_node;
 	bool excl;
+	u32 role;
 };
 
 int shmring_name_check(const char *name);
 int shmring_ring_create(struct shmring_file *sf,
 			const struct shmring_create_args *args, bool *created);
 int shmring_ring_attach(struct shmring_file *sf, const char *name,
-			bool rdonly);
+			bool rdonly, u32 role);
 int shmring_ring_unlink(const char *name);
 void shmring_ring_get(struct shmring_ring *ring);
 void shmring_ring_put(struct shmring_ring *ring);
-void shmring_ring_detach(struct shmring_ring *ring);
+void shmring_ring_detach(struct shmring_ring *ring, u32 role);
 void shmring_ring_map_inc(struct shmring_ring *ring);
 void shmring_ring_map_dec(struct shmring_ring *ring);
 void shmring_rings_destroy_all(void);
@@ -145,6 +166,28 @@ bool shmring_pmd_supported(void);
 
 /* ioctl.c */
 long shmring_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* doorbell.c */
+struct poll_table_struct;
+int shmring_doorbell_init(void);
+void shmring_doorbell_exit(void);
+void shmring_db_ring_init(struct shmring_ring *ring);
+void shmring_db_ring_fini(struct shmring_ring *ring);
+void shmring_db_bind_locked(struct shmring_file *sf, struct shmring_ring *ring,
+			    u32 role);
+bool shmring_db_unbind_locked(struct shmring_ring *ring, u32 role);
+void shmring_db_hangup(struct shmring_ring *ring);
+void shmring_db_file_release(struct shmring_file *sf, struct shmring_ring *ring);
+void shmring_db_kick(struct shmring_ring *ring, u32 mask);
+int shmring_db_wait(struct shmring_file *sf, struct shmring_ring *ring,
+		    u32 db, u64 seq, u64 timeout_ns);
+int shmring_db_set_eventfd(struct shmring_file *sf, struct shmring_ring *ring,
+			   u32 db, int fd);
+ssize_t shmring_read(struct file *file, char __user *buf, size_t count,
+		     loff_t *ppos);
+ssize_t shmring_write(struct file *file, const char __user *buf, size_t count,
+		      loff_t *ppos);
+__poll_t shmring_poll(struct file *file, struct poll_table_struct *wait);
 
 /* debugfs.c */
 void shmring_debugfs_init(void);
