@@ -23,6 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -713,6 +716,131 @@ TEST_F(w, killed_waiter_costs_one_kick)
 	shmring_wait_stats_get(&st, true);
 	EXPECT_EQ(1, st.kicks);
 	EXPECT_FALSE(armed(self->r, SHMRING_DB_SPACE));
+}
+
+static bool fallback(void)
+{
+	const char *e = getenv("SHMRING_BACKEND");
+
+	return e && !strcmp(e, "shm");
+}
+
+/*
+ * Fallback: the bell file is writable by every class that may read the
+ * ring, so a read-only attacher of another user can arm and be woken; it
+ * goes away with the ring.
+ */
+TEST(fallback_bell_file_for_readonly_attacher)
+{
+	struct shmring_region_opts o;
+	struct shmring_region *r;
+	char n[SHMRING_NAME_MAX], path[128];
+	struct stat st;
+	pid_t pid;
+
+	if (!fallback())
+		SKIP(return, "SHMRING_BACKEND=shm only");
+	if (geteuid() != 0)
+		SKIP(return, "needs root to switch users");
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.flags = SHMRING_F_CREATE | SHMRING_F_EXCL | SHMRING_F_NOHUGE;
+	o.numa_node = -1;
+	o.data_bytes = 4096;
+	o.mode = 0604;
+	ASSERT_EQ(0, shmring_region_open(wname(n, "ro"), &o, &r));
+	ASSERT_NE(NULL, r->bells);
+	snprintf(path, sizeof(path), "/dev/shm/shmring-bell.%s", n);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(0606, st.st_mode & 0777);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmring_wait_opts wo = wopts(1, 20 * SEC);
+		struct shmring_region_opts ao;
+		struct shmring_region *c;
+
+		alarm(30);
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		memset(&ao, 0, sizeof(ao));
+		ao.size = sizeof(ao);
+		ao.flags = SHMRING_F_RDONLY;
+		ao.numa_node = -1;
+		ao.role = SHMRING_ROLE_CONSUMER;
+		if (shmring_region_open(n, &ao, &c))
+			_exit(11);
+		if (!c->bells)
+			_exit(12);
+		_exit(shmring_wait(c, SHMRING_DB_DATA, flag_set, c->meta, &wo) ? 13 : 0);
+	}
+	ASSERT_TRUE(await_u32(&r->bells[SHMRING_DB_DATA].armed, 1));
+	publish_flag(r, SHMRING_DB_DATA);
+	EXPECT_EQ(0, reap(pid));
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_region_unlink(n, 0));
+	EXPECT_EQ(-1, stat(path, &st));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/* Fallback: a stale bell file left by a dead ring is replaced by the creator. */
+TEST(fallback_stale_bell_file_replaced)
+{
+	struct shmring_region *r, *a;
+	char n[SHMRING_NAME_MAX], path[128];
+	int fd;
+
+	if (!fallback())
+		SKIP(return, "SHMRING_BACKEND=shm only");
+	wname(n, "stale");
+	snprintf(path, sizeof(path), "/shmring-bell.%s", n);
+	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 100));	/* too short to map */
+	close(fd);
+	ASSERT_EQ(0, ropen(n, true, SHMRING_ROLE_PRODUCER, &r));
+	ASSERT_EQ(0, ropen(n, false, SHMRING_ROLE_CONSUMER, &a));
+	EXPECT_NE(NULL, a->bells);
+	EXPECT_EQ(r->ctrl->ring_id, a->ctrl->ring_id);
+	shmring_region_close(a);
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_region_unlink(n, 0));
+}
+
+/*
+ * Without a BELL page (here: a fallback ring whose bell file is gone, as
+ * for rings made by an older library) waits poll, and still end on time.
+ */
+TEST(no_bells_waits_poll)
+{
+	struct shmring_wait_opts o = wopts(1, 30 * MS);
+	struct shmring_region *r, *a;
+	char n[SHMRING_NAME_MAX], path[128];
+	pid_t pid;
+
+	if (!fallback())
+		SKIP(return, "SHMRING_BACKEND=shm only");
+	ASSERT_EQ(0, ropen(wname(n, "poll"), true, SHMRING_ROLE_NONE, &r));
+	snprintf(path, sizeof(path), "/shmring-bell.%s", n);
+	ASSERT_EQ(0, shm_unlink(path));
+	ASSERT_EQ(0, ropen(n, false, SHMRING_ROLE_NONE, &a));
+	ASSERT_EQ(NULL, a->bells);
+	EXPECT_EQ(-ETIMEDOUT, shmring_wait(a, SHMRING_DB_DATA, never, NULL, &o));
+	EXPECT_EQ(0, shmring_kick(a, SHMRING_DB_DATA));	/* nothing to kick */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		o = wopts(1, 20 * SEC);
+		alarm(30);
+		_exit(shmring_wait(a, SHMRING_DB_DATA, flag_set, a->meta, &o) ? 11 : 0);
+	}
+	usleep(20000);
+	__atomic_store_n(&sh(a)->flag, 1, __ATOMIC_RELEASE);
+	shmring_notify(a, SHMRING_DB_DATA);
+	EXPECT_EQ(0, reap(pid));
+	shmring_region_close(a);
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_region_unlink(n, 0));
 }
 
 TEST_HARNESS_MAIN
