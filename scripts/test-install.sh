@@ -295,10 +295,15 @@ else
 		notok "install.modinfo_param_descriptions (make module failed)"
 	else
 		bad='' np=0
-		while IFS=: read -r p _; do
+		# parmtype lines are "name:type"; parm lines "name:description (type)",
+		# or "name:(type)" for a parameter without a description.
+		parms=$(modinfo -F parm shmring.ko)
+		while IFS=: read -r p t; do
 			np=$((np + 1))
-			d=$(modinfo -F parm shmring.ko | sed -n "s/^$p:\(.*\) ([a-z]*)\$/\1/p")
-			[ -n "${d// /}" ] || bad="$bad $p"
+			line=$(grep -m 1 -F "$p:" <<<"$parms")
+			d=${line#"$p:"}
+			d=${d%"($t)"}
+			[ "${line%%:*}" = "$p" ] && [ -n "${d// /}" ] || bad="$bad $p"
 		done < <(modinfo -F parmtype shmring.ko)
 		[ -z "$bad" ] || echo "# parameters without a description:$bad"
 		check "$([ -z "$bad" ] && [ "$np" -gt 0 ]; echo $?)" "install.modinfo_param_descriptions ($np parameters)"
