@@ -19,6 +19,7 @@
 
 #include <shmring/msg.h>
 #include <shmring/stream.h>
+#include <shmring/wait.h>
 
 #include "kselftest_harness.h"
 
@@ -1134,6 +1135,522 @@ TEST(stress_threads_block)
 TEST(stress_threads_drop_newest)
 {
 	run_threads(_metadata, SHMRING_MSG_DROP_NEWEST, 4096, 100000);
+}
+
+/* ---- sleeping waits, wakeups, peer hang-up (issue 4) -------------------- */
+
+#define SEC	1000000000ULL
+
+/*
+ * Length of the long runs: 10^6 records on the host fallback, less under
+ * the sanitizers and on the device (TCG in the VM). SHMRING_TEST_SCALE
+ * (a factor, e.g. 0.02) overrides; SHMRING_TEST_QUICK=1 means 0.02.
+ */
+static uint64_t scaled(uint64_t n, const struct shmring_msg *m)
+{
+	const char *e = getenv("SHMRING_TEST_SCALE");
+	const char *q = getenv("SHMRING_TEST_QUICK");
+	double f = 1.0;
+
+	if (e && *e)
+		f = strtod(e, NULL);
+	else if ((q && *q && *q != '0') ||
+		 shmring_msg_region(m)->backend == SHMRING_BACKEND_DEVICE)
+		f = 0.02;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	else
+		f = 0.2;
+#endif
+	if (!(f > 0))
+		f = 0.02;
+	n = (uint64_t)((double)n * f);
+	return n ? n : 1;
+}
+
+static int reap(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Wait (bounded: 20 s) until *p == v. */
+static bool await_u32(const uint32_t *p, uint32_t v)
+{
+	for (int i = 0; i < 200000; i++) {
+		if (__atomic_load_n(p, __ATOMIC_ACQUIRE) == v)
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
+/* The sleeper of doorbell db of m's ring is armed (then most likely asleep). */
+static void await_armed(const struct shmring_msg *m, unsigned int db)
+{
+	const struct shmring_region *r = shmring_msg_region(m);
+
+	if (r->bells)
+		await_u32(&r->bells[db].armed, 1);
+	else
+		usleep(50000);
+	usleep(20000);
+}
+
+struct delayed {
+	const struct shmring_msg *m;	/* whose doorbell to watch */
+	unsigned int db;
+	pid_t victim;			/* > 0: SIGKILL it */
+	struct shmring_msg *p;		/* else: producer to send one record */
+	struct shmring_msg *c;		/* else: consumer to drain */
+	int ret;
+};
+
+/* Once the test's main thread sleeps on db: kill, send or drain. */
+static void *delayed_act(void *arg)
+{
+	struct delayed *d = arg;
+	struct shmring_msg_view v;
+	uint64_t x = 42;
+
+	await_armed(d->m, d->db);
+	if (d->victim > 0) {
+		d->ret = kill(d->victim, SIGKILL);
+	} else if (d->p) {
+		d->ret = shmring_msg_send(d->p, &x, 8, 7, 0);
+	} else {
+		while ((d->ret = shmring_msg_peek(d->c, &v)) == 0)
+			shmring_msg_release(d->c, &v);
+		if (d->ret == -EAGAIN)
+			d->ret = 0;
+	}
+	return NULL;
+}
+
+/* A consumer asleep on an empty ring wakes when a record arrives. */
+TEST(wake_consumer_on_data)
+{
+	struct shmring_wait_stats st;
+	struct shmring_msg *p, *c;
+	struct delayed d = { 0 };
+	struct shmring_msg_view v;
+	pthread_t th;
+	uint64_t x = 0;
+	char n[64];
+
+	ASSERT_EQ(0, mk_pair(msg_name(n, sizeof(n), "wdata"), SZ,
+			     SHMRING_MSG_BLOCK, 0, &p, &c));
+	shmring_wait_stats_get(&st, true);
+	d.m = c;
+	d.db = SHMRING_DB_DATA;
+	d.p = p;
+	ASSERT_EQ(0, pthread_create(&th, NULL, delayed_act, &d));
+	EXPECT_EQ(8, shmring_msg_recv(c, &x, sizeof(x), &v, SHMRING_MSG_WAIT));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, d.ret);
+	EXPECT_EQ(42U, x);
+	EXPECT_EQ(7, v.type);
+	shmring_wait_stats_get(&st, false);
+	if (shmring_msg_region(c)->bells) {
+		/* it really slept, and the commit's notify kicked it */
+		EXPECT_LE(1U, st.sleeps);
+		EXPECT_LE(1U, st.kicks);
+	}
+	close_pair(n, p, c);
+}
+
+/* A producer asleep on a full ring wakes when the consumer frees space. */
+TEST(wake_producer_on_space)
+{
+	struct shmring_wait_stats st;
+	struct shmring_msg *p, *c;
+	struct delayed d = { 0 };
+	pthread_t th;
+	uint64_t x = 1;
+	unsigned int i, cap = fit(SZ, 8);
+	char n[64];
+
+	ASSERT_EQ(0, mk_pair(msg_name(n, sizeof(n), "wspace"), SZ,
+			     SHMRING_MSG_BLOCK, 0, &p, &c));
+	for (i = 0; i < cap; i++)
+		ASSERT_EQ(0, shmring_msg_send(p, &x, 8, 0, 0));
+	shmring_wait_stats_get(&st, true);
+	d.m = p;
+	d.db = SHMRING_DB_SPACE;
+	d.c = c;
+	ASSERT_EQ(0, pthread_create(&th, NULL, delayed_act, &d));
+	EXPECT_EQ(0, shmring_msg_send(p, &x, 8, 0, 0));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, d.ret);
+	shmring_wait_stats_get(&st, false);
+	if (shmring_msg_region(p)->bells) {
+		EXPECT_LE(1U, st.sleeps);
+		EXPECT_LE(1U, st.kicks);
+	}
+	close_pair(n, p, c);
+}
+
+/* A fixture only for the harness's per-test timeout of the long tests. */
+FIXTURE(slow) {
+	int unused;
+};
+
+FIXTURE_SETUP(slow)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(slow)
+{
+}
+
+/* ---- no lost wakeup: two processes, random pauses and spins ------------- */
+
+static uint64_t rnd_next(uint64_t *r)
+{
+	*r ^= *r << 13;
+	*r ^= *r >> 7;
+	*r ^= *r << 17;
+	return *r;
+}
+
+/* Random pause (rarely) and a random spin before the next wait. */
+static void jitter(struct shmring_msg *m, uint64_t *rnd)
+{
+	uint64_t v = rnd_next(rnd);
+
+	if ((v & 1023) == 0)
+		usleep((unsigned int)(v >> 40) % 200);
+	/* mostly minimal spins, so that the sleeping path is exercised */
+	m->spin = (v >> 20 & 3) ? 1 : SHMRING_MSG_SPIN;
+}
+
+TEST_F_TIMEOUT(slow, no_lost_wakeup_processes, 300)
+{
+	struct shmring_msg_opts o = msg_opts(SHMRING_MSG_BLOCK, 0);
+	struct shmring_wait_stats st;
+	struct shmring_msg *c;
+	uint64_t count, i, rnd = 0x9e3779b97f4a7c15ULL, bad = 0;
+	char n[64];
+	pid_t pid;
+	int ret = 0;
+
+	o.wait_timeout_ns = 10 * SEC;	/* a lost wakeup: -ETIMEDOUT */
+	msg_name(n, sizeof(n), "nolost");
+	ASSERT_EQ(0, shmring_msg_create(n, SZ, SHMRING_MSG_CONSUMER, &o, &c));
+	count = scaled(1000000, c);
+	shmring_wait_stats_get(&st, true);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmring_msg *p;
+		uint64_t r2 = 0x1234567ULL ^ (uint64_t)getpid();
+
+		alarm(240);
+		if (shmring_msg_attach(n, SHMRING_MSG_PRODUCER, &o, &p))
+			_exit(10);
+		for (i = 0; i < count; i++) {
+			uint64_t v[2] = { i, ~i };
+
+			jitter(p, &r2);
+			if (shmring_msg_send(p, v, (uint32_t)(i % 3) * 8,
+					     (uint16_t)i, 0))
+				_exit(11);
+		}
+		if (shmring_msg_done(p))
+			_exit(12);
+		shmring_msg_close(p);
+		_exit(0);
+	}
+	for (i = 0; i < count; i++) {
+		struct shmring_msg_view v;
+		uint64_t b[2];
+
+		jitter(c, &rnd);
+		ret = shmring_msg_recv(c, b, sizeof(b), &v, SHMRING_MSG_WAIT);
+		if (ret < 0)
+			break;
+		if (v.seq != i || v.gap || (uint32_t)ret != (i % 3) * 8 ||
+		    (ret >= 8 && b[0] != i) || (ret == 16 && b[1] != ~i))
+			bad++;
+		ret = 0;
+	}
+	EXPECT_EQ(0, ret) TH_LOG("recv failed at record %llu of %llu",
+				 (unsigned long long)i, (unsigned long long)count);
+	EXPECT_EQ(0U, bad);
+	EXPECT_EQ(-EPIPE, shmring_msg_recv(c, &i, sizeof(i), NULL, SHMRING_MSG_WAIT));
+	EXPECT_EQ(0, reap(pid));
+	shmring_wait_stats_get(&st, false);
+	TH_LOG("%llu records; consumer: %llu sleeps, %llu woken, %llu spurious, %llu kicks",
+	       (unsigned long long)count, (unsigned long long)st.sleeps,
+	       (unsigned long long)st.wakeups, (unsigned long long)st.spurious,
+	       (unsigned long long)st.kicks);
+	shmring_msg_close(c);
+	shmring_msg_unlink(n, 0);
+}
+
+/* ---- a saturated ring makes (almost) no kicks ---------------------------- */
+
+struct slow_count {
+	uint64_t got;
+	uint64_t busy_ns;	/* work per record: the consumer is the bottleneck */
+};
+
+static int slow_count_cb(const struct shmring_msg_view *v, void *arg)
+{
+	struct slow_count *sc = arg;
+	uint64_t t0 = shmring_msg__now_ns();
+
+	(void)v;
+	sc->got++;
+	while (shmring_msg__now_ns() - t0 < sc->busy_ns)
+		;
+	return 0;
+}
+
+/*
+ * Saturation: the producer is always ahead (the consumer does a little
+ * work per record), so the ring stays full. The consumer then never
+ * sleeps, and the producer sleeps at most once per publication of the
+ * consumer's position (1/8 of the ring, about 2700 records here): far
+ * fewer than 1 kick per 1000 records.
+ */
+
+TEST_F_TIMEOUT(slow, saturated_few_kicks, 120)
+{
+	struct shmring_msg_opts o = msg_opts(SHMRING_MSG_BLOCK, 0);
+	struct shmring_wait_stats st;
+	struct shmring_msg *c;
+	struct slow_count sc = { 0, 2000 };
+	uint64_t count, kicks[2] = { 0, 0 };
+	int fds[2], ret;
+	char n[64];
+	pid_t pid;
+
+	o.wait_timeout_ns = 10 * SEC;
+	msg_name(n, sizeof(n), "sat");
+	ASSERT_EQ(0, shmring_msg_create(n, 1 << 20, SHMRING_MSG_CONSUMER, &o, &c));
+	count = scaled(1000000, c);
+	if (shmring_msg_region(c)->backend == SHMRING_BACKEND_DEVICE)
+		sc.busy_ns = 20000;	/* TCG: a slow producer */
+	ASSERT_EQ(0, pipe(fds));
+	shmring_wait_stats_get(&st, true);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmring_msg *p;
+		uint64_t x[4] = { 0 };
+
+		close(fds[0]);
+		alarm(100);
+		shmring_wait_stats_get(&st, true);
+		if (shmring_msg_attach(n, SHMRING_MSG_PRODUCER, &o, &p))
+			_exit(10);
+		for (uint64_t i = 0; i < count; i++) {
+			x[0] = i;
+			if (shmring_msg_send(p, x, sizeof(x), 0, 0))
+				_exit(11);
+		}
+		if (shmring_msg_done(p))
+			_exit(12);
+		shmring_wait_stats_get(&st, false);
+		if (write(fds[1], &st.kicks, 8) != 8)
+			_exit(13);
+		shmring_msg_close(p);
+		_exit(0);
+	}
+	close(fds[1]);
+	for (;;) {
+		ret = shmring_msg_consume(c, slow_count_cb, &sc, 4096);
+		if (ret == 0)
+			ret = shmring_msg_wait(c, 0);
+		if (ret < 0)
+			break;
+	}
+	EXPECT_EQ(-EPIPE, ret);
+	EXPECT_EQ(count, sc.got);
+	EXPECT_EQ(0, reap(pid));
+	ASSERT_EQ(8, read(fds[0], &kicks[0], 8));
+	close(fds[0]);
+	shmring_wait_stats_get(&st, false);
+	kicks[1] = st.kicks;
+	TH_LOG("%llu records: producer %llu kicks, consumer %llu kicks, consumer slept %llu times",
+	       (unsigned long long)count, (unsigned long long)kicks[0],
+	       (unsigned long long)kicks[1], (unsigned long long)st.sleeps);
+	/* fewer than 1 kick per 1000 records */
+	EXPECT_GT(count, 1000 * (kicks[0] + kicks[1]));
+	shmring_msg_close(c);
+	shmring_msg_unlink(n, 0);
+}
+
+/* ---- peer hang-up --------------------------------------------------------- */
+
+/*
+ * A producer child commits 5 records, reserves a sixth and writes half of
+ * it, then hangs; it is SIGKILLed while the consumer sleeps. The consumer
+ * drains the 5, gets -EPIPE (not the 30 s timeout), and a new producer
+ * continues cleanly at sequence number 5 over the abandoned reservation.
+ */
+TEST_F_TIMEOUT(slow, producer_killed_mid_record, 120)
+{
+	struct shmring_msg_opts o = msg_opts(SHMRING_MSG_BLOCK, 0);
+	struct shmring_msg *c, *p;
+	struct delayed d = { 0 };
+	struct shmring_msg_view v;
+	int fds[2], ready = 0;
+	uint64_t x, i;
+	pthread_t th;
+	char n[64];
+	pid_t pid;
+
+	o.wait_timeout_ns = 30 * SEC;
+	msg_name(n, sizeof(n), "pkill");
+	ASSERT_EQ(0, shmring_msg_create(n, SZ, SHMRING_MSG_CONSUMER, &o, &c));
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		void *ptr;
+
+		close(fds[0]);
+		alarm(60);
+		if (shmring_msg_attach(n, SHMRING_MSG_PRODUCER, &o, &p))
+			_exit(10);
+		for (x = 0; x < 5; x++)
+			if (shmring_msg_send(p, &x, 8, 0, 0))
+				_exit(11);
+		if (shmring_msg_reserve(p, 200, &ptr))
+			_exit(12);
+		memset(ptr, 0xa5, 100);		/* half a record */
+		if (write(fds[1], &ready, sizeof(ready)) != sizeof(ready))
+			_exit(13);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	ASSERT_EQ(sizeof(ready), (size_t)read(fds[0], &ready, sizeof(ready)));
+	close(fds[0]);
+	EXPECT_FALSE(shmring_peer_gone(shmring_msg_region(c)));
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(8, shmring_msg_recv(c, &x, sizeof(x), &v, SHMRING_MSG_WAIT));
+		EXPECT_EQ(i, x);
+	}
+	d.m = c;
+	d.db = SHMRING_DB_DATA;
+	d.victim = pid;
+	ASSERT_EQ(0, pthread_create(&th, NULL, delayed_act, &d));
+	/* asleep on the empty ring when the producer dies: "producer gone" */
+	EXPECT_EQ(-EPIPE, shmring_msg_recv(c, &x, sizeof(x), NULL, SHMRING_MSG_WAIT));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, d.ret);
+	EXPECT_EQ(128 + SIGKILL, reap(pid));
+	EXPECT_TRUE(shmring_peer_gone(shmring_msg_region(c)));
+	EXPECT_EQ(-EAGAIN, shmring_msg_peek(c, &v));
+	/* a new producer takes over where the dead one committed */
+	ASSERT_EQ(0, shmring_msg_attach(n, SHMRING_MSG_PRODUCER, &o, &p));
+	EXPECT_EQ(5U, p->seq);
+	for (x = 5; x < 200; x++) {
+		ASSERT_EQ(0, shmring_msg_send(p, &x, 8, 0, 0));
+		ASSERT_EQ(8, shmring_msg_recv(c, &i, sizeof(i), &v, SHMRING_MSG_WAIT));
+		EXPECT_EQ(x, i);
+		EXPECT_EQ(x, v.seq);
+		EXPECT_EQ(0U, v.gap);
+	}
+	EXPECT_FALSE(shmring_peer_gone(shmring_msg_region(c)));
+	EXPECT_EQ(0, shmring_msg_done(p));
+	EXPECT_EQ(-EPIPE, shmring_msg_recv(c, &i, sizeof(i), NULL, SHMRING_MSG_WAIT));
+	shmring_msg_close(p);
+	shmring_msg_close(c);
+	shmring_msg_unlink(n, 0);
+}
+
+/* A producer asleep on a full ring whose consumer is SIGKILLed: -EPIPE. */
+TEST_F_TIMEOUT(slow, consumer_killed_producer_blocked, 120)
+{
+	struct shmring_msg_opts o = msg_opts(SHMRING_MSG_BLOCK, 0);
+	struct shmring_msg *p, *c;
+	struct delayed d = { 0 };
+	unsigned int i, cap = fit(SZ, 8);
+	int fds[2], ready = 0;
+	pthread_t th;
+	uint64_t x = 3;
+	char n[64];
+	pid_t pid;
+
+	o.wait_timeout_ns = 30 * SEC;
+	msg_name(n, sizeof(n), "ckill");
+	ASSERT_EQ(0, shmring_msg_create(n, SZ, SHMRING_MSG_PRODUCER, &o, &p));
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(fds[0]);
+		alarm(60);
+		if (shmring_msg_attach(n, SHMRING_MSG_CONSUMER, &o, &c))
+			_exit(10);
+		if (write(fds[1], &ready, sizeof(ready)) != sizeof(ready))
+			_exit(13);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	ASSERT_EQ(sizeof(ready), (size_t)read(fds[0], &ready, sizeof(ready)));
+	close(fds[0]);
+	for (i = 0; i < cap; i++)
+		ASSERT_EQ(0, shmring_msg_send(p, &x, 8, 0, 0));
+	d.m = p;
+	d.db = SHMRING_DB_SPACE;
+	d.victim = pid;
+	ASSERT_EQ(0, pthread_create(&th, NULL, delayed_act, &d));
+	EXPECT_EQ(-EPIPE, shmring_msg_send(p, &x, 8, 0, 0));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(128 + SIGKILL, reap(pid));
+	/* a new consumer gets everything and the producer goes on */
+	ASSERT_EQ(0, shmring_msg_attach(n, SHMRING_MSG_CONSUMER, &o, &c));
+	for (i = 0; i < cap; i++)
+		ASSERT_EQ(8, shmring_msg_recv(c, &x, sizeof(x), NULL, 0));
+	EXPECT_EQ(-EAGAIN, shmring_msg_recv(c, &x, sizeof(x), NULL, 0));
+	EXPECT_EQ(0, shmring_msg_send(p, &x, 8, 0, 0));
+	close_pair(n, p, c);
+}
+
+/* A producer that closes normally: the sleeping consumer learns at once. */
+TEST_F_TIMEOUT(slow, producer_closed_consumer_wakes, 60)
+{
+	struct shmring_msg_opts o = msg_opts(SHMRING_MSG_BLOCK, 0);
+	struct shmring_msg *c;
+	uint64_t x;
+	char n[64];
+	pid_t pid;
+
+	o.wait_timeout_ns = 30 * SEC;
+	msg_name(n, sizeof(n), "pclose");
+	ASSERT_EQ(0, shmring_msg_create(n, SZ, SHMRING_MSG_CONSUMER, &o, &c));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmring_msg *p;
+
+		alarm(30);
+		if (shmring_msg_attach(n, SHMRING_MSG_PRODUCER, &o, &p))
+			_exit(10);
+		x = 9;
+		if (shmring_msg_send(p, &x, 8, 0, 0))
+			_exit(11);
+		await_armed(c, SHMRING_DB_DATA);
+		shmring_msg_close(p);
+		_exit(0);
+	}
+	ASSERT_EQ(8, shmring_msg_recv(c, &x, sizeof(x), NULL, SHMRING_MSG_WAIT));
+	EXPECT_EQ(9U, x);
+	EXPECT_EQ(-EPIPE, shmring_msg_recv(c, &x, sizeof(x), NULL, SHMRING_MSG_WAIT));
+	EXPECT_EQ(0, reap(pid));
+	shmring_msg_close(c);
+	shmring_msg_unlink(n, 0);
 }
 
 TEST_HARNESS_MAIN

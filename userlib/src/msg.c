@@ -6,10 +6,10 @@
  * position only in msg_refresh(), which validates it; the consumer reads
  * nothing of the producer's but commit words and record headers, which
  * shmring_msg__peek_slow() classifies when the inline parser declines them.
- * Everything that waits goes through shmring_msg_wait().
+ * Everything that waits goes through shmring_msg_wait(), which sleeps
+ * with shmring_wait(); every publication is followed by shmring_notify().
  */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +28,6 @@ _Static_assert(sizeof(struct shmring_msg_shared) == 3 * SHMRING_PAD,
 	       "shared layout: three pairs of cache lines");
 _Static_assert(sizeof(struct shmring_msg_opts) == MSG_OPTS_VER0,
 	       "opts version 0");
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
 
 uint64_t shmring_msg__now_ns(void)
 {
@@ -131,6 +124,8 @@ void shmring_msg__publish(struct shmring_msg *m)
 	 */
 	__atomic_store_n(&m->shared->cons_pos, m->pos, __ATOMIC_RELEASE);
 	m->unpub = 0;
+	/* A producer may sleep waiting for this space (after the store). */
+	shmring_notify(m->region, SHMRING_DB_SPACE);
 }
 
 /* Consumer: the ring is empty at pos; is the producer done? */
@@ -183,77 +178,89 @@ int shmring_msg__peek_slow(struct shmring_msg *m, uint64_t pos, uint64_t seq,
 	return -EAGAIN;
 }
 
+/* What shmring_msg_wait() waits for; the conditions run inside shmring_wait(). */
+struct msg_wait_arg {
+	struct shmring_msg *m;
+	uint64_t rec;		/* producer: bytes the record needs */
+	uint64_t peer;		/* producer: consumer position seen last */
+};
+
+/* Producer: room for the record, the consumer moved on, or an error. */
+static bool msg_space_cond(void *arg)
+{
+	struct msg_wait_arg *a = arg;
+	struct shmring_msg *m = a->m;
+
+	if (msg_refresh(m))
+		return true;
+	return m->pos + a->rec <= m->limit || m->peer != a->peer;
+}
+
+/* Consumer: a commit word at our position, DONE, or an error. */
+static bool msg_data_cond(void *arg)
+{
+	struct shmring_msg *m = arg;
+	const struct shmring_msg_hdr *h = shmring_msg__at(m, m->pos);
+
+	if (m->err || __atomic_load_n(&h->word, __ATOMIC_ACQUIRE))
+		return true;
+	return msg_empty(m, m->pos) != -EAGAIN;
+}
+
 int shmring_msg_wait(struct shmring_msg *m, uint32_t len)
 {
-	uint64_t deadline = 0;
-	uint32_t spins = 0;
+	struct shmring_wait_opts wo;
 	int ret;
 
 	if (!m)
 		return -EBADF;
 	if (m->err)
 		return m->err;
+	memset(&wo, 0, sizeof(wo));
+	wo.size = sizeof(wo);
+	wo.spin_ns = m->spin;
+	wo.timeout_ns = m->wait_timeout_ns;
 	if (m->role == SHMRING_MSG_PRODUCER) {
-		uint64_t rec = shmring_msg__rec(m, len), last = m->peer;
+		struct msg_wait_arg a = { .m = m, .rec = shmring_msg__rec(m, len) };
 
 		if (len > m->max_len)
 			return -EMSGSIZE;
+		/* For tools while we wait (the consumer needs none of it). */
+		shmring_msg__publish_prod(m);
 		for (;;) {
-			if (m->pos + rec <= m->limit)
+			if (m->pos + a.rec <= m->limit)
 				return 0;
-			ret = msg_refresh(m);
+			a.peer = m->peer;
+			/*
+			 * The condition also ends the wait when the consumer
+			 * published progress that is not yet enough: the
+			 * timeout counts from the last progress.
+			 */
+			ret = shmring_wait(m->region, SHMRING_DB_SPACE,
+					   msg_space_cond, &a, &wo);
+			if (m->err)
+				return m->err;
 			if (ret)
 				return ret;
-			if (m->pos + rec <= m->limit)
-				return 0;
-			if (m->peer != last) {
-				last = m->peer;
-				deadline = 0;
-			}
-			if (spins < m->spin) {
-				spins++;
-				cpu_relax();
-				continue;
-			}
-			if (m->wait_timeout_ns) {
-				uint64_t t = shmring_msg__now_ns();
-
-				if (!deadline)
-					deadline = t + m->wait_timeout_ns;
-				else if (t >= deadline)
-					return -ETIMEDOUT;
-			}
-			sched_yield();
 		}
 	}
 	if (m->role != SHMRING_MSG_CONSUMER)
 		return -EBADF;
-	/* A producer may be waiting for what we released. */
+	/*
+	 * A producer may be waiting for what we released: publish (and
+	 * notify) before we sleep, or both sides could sleep for ever.
+	 */
 	if (m->unpub)
 		shmring_msg__publish(m);
-	for (;;) {
-		const struct shmring_msg_hdr *h = shmring_msg__at(m, m->pos);
-
-		if (__atomic_load_n(&h->word, __ATOMIC_ACQUIRE))
-			return 0;	/* peek classifies it */
-		ret = msg_empty(m, m->pos);
-		if (ret != -EAGAIN)
-			return ret;
-		if (spins < m->spin) {
-			spins++;
-			cpu_relax();
-			continue;
-		}
-		if (m->wait_timeout_ns) {
-			uint64_t t = shmring_msg__now_ns();
-
-			if (!deadline)
-				deadline = t + m->wait_timeout_ns;
-			else if (t >= deadline)
-				return -ETIMEDOUT;
-		}
-		sched_yield();
-	}
+	ret = shmring_wait(m->region, SHMRING_DB_DATA, msg_data_cond, m, &wo);
+	if (m->err)
+		return m->err;
+	if (ret)
+		return ret;	/* -EPIPE: empty and the producer is gone */
+	if (__atomic_load_n(&shmring_msg__at(m, m->pos)->word, __ATOMIC_ACQUIRE))
+		return 0;	/* peek classifies it */
+	ret = msg_empty(m, m->pos);
+	return ret == -EAGAIN ? 0 : ret;
 }
 
 int shmring_msg_flush(struct shmring_msg *m)
@@ -278,6 +285,8 @@ int shmring_msg_done(struct shmring_msg *m)
 	 * acquire in msg_empty(). */
 	__atomic_fetch_or(&m->shared->prod_flags, SHMRING_MSG_PF_DONE,
 			  __ATOMIC_RELEASE);
+	/* A sleeping consumer waits for DONE as well as for records. */
+	shmring_notify(m->region, SHMRING_DB_DATA);
 	return 0;
 }
 
@@ -380,8 +389,21 @@ static int msg_find_end(struct shmring_msg *m)
 	uint64_t c = __atomic_load_n(&sh->cons_pos, __ATOMIC_ACQUIRE);
 	uint64_t p = __atomic_load_n(&sh->prod_pos, __ATOMIC_ACQUIRE);
 	uint64_t s = __atomic_load_n(&sh->prod_seq, __ATOMIC_RELAXED);
+	uint64_t cs = __atomic_load_n(&sh->cons_seq, __ATOMIC_RELAXED);
 
-	if ((c & 7) || (p & 7) || p - c > size - SHMRING_MSG_SLACK)
+	if ((c & 7) || (p & 7))
+		return -EPROTO;
+	/*
+	 * prod_pos lags by up to 63 records: a producer that died before
+	 * publishing it may have left it behind what the consumer already
+	 * released. Then start from the consumer's position and sequence.
+	 */
+	if ((int64_t)(p - c) < 0 && c - p <= size) {
+		p = c;
+		if (cs > s)
+			s = cs;
+	}
+	if (p - c > size - SHMRING_MSG_SLACK)
 		return -EPROTO;
 	for (;;) {
 		const struct shmring_msg_hdr *h = shmring_msg__at(m, p);
@@ -446,6 +468,10 @@ static int msg_open(const char *name, uint64_t size, int role, int create,
 	ro.meta_bytes = msg_hdr_bytes();
 	ro.data_bytes = create ? round_pow2(size) : 0;
 	ro.timeout_ns = o.attach_timeout_ns;
+	/* The kernel (or the fallback's pid record) tracks the peers. */
+	ro.role = role == SHMRING_MSG_PRODUCER ? SHMRING_ROLE_PRODUCER :
+		  role == SHMRING_MSG_CONSUMER ? SHMRING_ROLE_CONSUMER :
+						 SHMRING_ROLE_NONE;
 	ret = shmring_region_open(name, &ro, &r);
 	if (ret)
 		return ret;

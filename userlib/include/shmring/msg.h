@@ -36,6 +36,10 @@
  *   -ENOBUFS      DROP_NEWEST producer: ring full, the record was dropped
  *   -EMSGSIZE     record longer than max_len, or recv buffer too small
  *   -EPIPE        consumer: the ring is empty and the producer called done()
+ *                 or is gone (closed, exited, killed; a record it left
+ *                 reserved but uncommitted is simply never seen);
+ *                 producer (blocking): the ring is full and the consumer
+ *                 is gone
  *   -EPROTO       shared state or a record header is corrupt (sticky)
  *   -ETIMEDOUT    blocking call: no progress for opts.wait_timeout_ns
  *   -EBADF        a producer call on a consumer handle or the reverse
@@ -51,6 +55,7 @@
 #include <sys/types.h>
 #include <shmring/region.h>
 #include <shmring/hdr.h>
+#include <shmring/wait.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,15 +146,15 @@ struct shmring_msg_opts {
 	uint32_t policy;	/* create: enum shmring_msg_policy, 0 = BLOCK;
 				 * attach: 0 = any, else must match */
 	uint32_t msg_flags;	/* create: SHMRING_MSG_F_* */
-	uint32_t spin;		/* blocking calls: polls before sched_yield;
-				 * 0 = SHMRING_MSG_SPIN */
+	uint32_t spin;		/* blocking calls: nanoseconds to spin
+				 * before sleeping; 0 = SHMRING_MSG_SPIN */
 	uint64_t attach_timeout_ns;	/* wait for a creator still
 					 * initialising; 0 = 2 s */
 	uint64_t wait_timeout_ns;	/* blocking calls give -ETIMEDOUT after
 					 * this long; 0 = wait for ever */
 };
 
-#define SHMRING_MSG_SPIN	4096
+#define SHMRING_MSG_SPIN	SHMRING_WAIT_SPIN_DEFAULT_NS
 
 /*
  * A record as seen by the consumer (peek). data points into the ring and
@@ -259,10 +264,13 @@ int shmring_msg_done(struct shmring_msg *m);
 int shmring_msg_flush(struct shmring_msg *m);
 
 /*
- * Consumer: wait until a record can be peeked. Returns 0, -EPIPE (empty
- * and done), -ETIMEDOUT (opts.wait_timeout_ns), -EPROTO. Producer: wait
- * until a record of len bytes fits (also under DROP_NEWEST). This is the
- * only place that waits (spin, then sched_yield).
+ * Consumer: wait until a record can be peeked. Returns 0, -EPIPE (empty,
+ * and the producer called done() or is gone), -ETIMEDOUT
+ * (opts.wait_timeout_ns without progress), -EPROTO. Producer: wait until a
+ * record of len bytes fits (also under DROP_NEWEST); -EPIPE if the ring
+ * stays full because the consumer is gone. This is the only place that
+ * waits: spin opts.spin ns, then sleep with shmring_wait() (consumer on
+ * SHMRING_DB_DATA, producer on SHMRING_DB_SPACE).
  */
 int shmring_msg_wait(struct shmring_msg *m, uint32_t len);
 
@@ -364,6 +372,11 @@ static inline int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
 	 */
 	if (!((seq + 1) & 63))
 		shmring_msg__publish_prod(m);
+	/*
+	 * The commit word is what a sleeping consumer waits for: wake it.
+	 * A fence and a load when nobody sleeps (docs/msg.md, "Sleeping").
+	 */
+	shmring_notify(m->region, SHMRING_DB_DATA);
 	return 0;
 }
 
