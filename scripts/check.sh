@@ -15,6 +15,16 @@ mkdir -p "$logs"
 lanes=${SHMRING_LANES:-"host vm-generic vm-rt"}
 
 pass=0 fail=0 skip=0
+# The library and the tools first: the host lane's tool tests use them.
+echo "=== build: make lib tools"
+if make --no-print-directory -s lib tools >"$logs/build.log" 2>&1; then
+	echo "ok 1 build: library and tools"
+	pass=1
+else
+	tail -n 40 "$logs/build.log" | sed 's/^/# /'
+	echo "not ok 1 build: library and tools (build/logs/build.log)"
+	fail=1
+fi
 for lane in $lanes; do
 	case $lane in
 	host)	cmd=(bash selftests/run-host.sh) ;;
