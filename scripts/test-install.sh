@@ -13,7 +13,8 @@ usage() {
 	cat <<'USAGE'
 Usage: scripts/test-install.sh [--keep] [--no-module] [-h]
 
-Stage "make install DESTDIR=<tmp> PREFIX=/usr/local" and test the tree
+Stage "make install DESTDIR=<tmp> PREFIX=/usr/local" and test the tree;
+lint the man pages (man/check-pages.sh)
 (TAP on stdout, exit 1 if a test failed, 2 on bad usage).
 
   --keep       keep the temporary DESTDIR and print its path
@@ -61,7 +62,7 @@ check()  { if [ "$1" = 0 ]; then ok "$2"; else notok "$2"; fi; }
 show()   { tail -n "${2:-15}" "$1" | sed 's/^/# /'; }
 
 echo "TAP version 13"
-echo "1..13"
+echo "1..14"
 
 # 1: the staged install. The top-level Makefile may not install the man
 # pages and the packaging pieces yet; then call their makes directly.
@@ -309,5 +310,12 @@ else
 		check "$([ -z "$bad" ] && [ "$np" -gt 0 ]; echo $?)" "install.modinfo_param_descriptions ($np parameters)"
 	fi
 fi
+
+# 14: the man sources lint clean and every public function has a page.
+log=$logdir/man-check.log
+bash man/check-pages.sh >"$log" 2>&1
+rc=$?
+[ "$rc" = 0 ] || show "$log"
+check "$rc" "install.man_check (every public function has a page)"
 
 exit "$failed"
