@@ -69,10 +69,10 @@ echo "1..14"
 log=$logdir/make-install.log
 {
 	timeout -k 5 "$tmo" make -s install DESTDIR="$tmp" PREFIX="$prefix" &&
-	if ! grep -qiE 'make.* -C man install' Makefile; then
+	if ! grep -qiE 'make.* -C man install( |$)' Makefile; then
 		timeout -k 5 "$tmo" make -s -C man install DESTDIR="$tmp" PREFIX="$prefix"
 	fi &&
-	if ! grep -qiE 'make.* -C packaging install' Makefile; then
+	if ! grep -qiE 'make.* -C packaging install( |$)' Makefile; then
 		timeout -k 5 "$tmo" make -s -C packaging install DESTDIR="$tmp" PREFIX="$prefix"
 	fi
 } >"$log" 2>&1
