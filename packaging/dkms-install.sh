@@ -7,7 +7,7 @@ set -euo pipefail
 
 usage() {
 	cat <<'USAGE'
-Usage: packaging/dkms-install.sh [--dry-run] [--print-version] [DESTDIR]
+Usage: packaging/dkms-install.sh [--dry-run] [--print-version] [--version V] [DESTDIR]
 
 Install the shmring kernel module sources for DKMS into
 DESTDIR/usr/src/shmring-<version>/ (DESTDIR defaults to empty, i.e. /).
@@ -19,6 +19,7 @@ LICENSES/Linux-syscall-note.
 
   --dry-run        print what would be done, change nothing
   --print-version  print the version and exit
+  --version V      install as version V instead (tests use a unique one)
   -h, --help       this text
 
 Then, as root:  dkms add -m shmring -v <version>
@@ -32,6 +33,8 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--dry-run) dry=1; shift ;;
 	--print-version) printver=1; shift ;;
+	--version) [ $# -ge 2 ] || { echo "dkms-install: --version needs a value" >&2; exit 2; }
+		forcever=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	--) shift; break ;;
 	-*) echo "dkms-install: unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -50,6 +53,16 @@ fi
 top=$(cd "$(dirname "$0")/.." && pwd)
 ver=$(sed -n 's/^VERSION[[:space:]]*:\{0,1\}=[[:space:]]*\([0-9][0-9A-Za-z.+~-]*\)[[:space:]]*$/\1/p' \
 	"$top/userlib/Makefile" | head -n 1)
+if [ -n "${forcever:-}" ]; then
+	case $forcever in
+	[0-9]*) ;;
+	*) echo "dkms-install: bad version '$forcever'" >&2; exit 2 ;;
+	esac
+	case $forcever in
+	*[!0-9A-Za-z.+~-]*) echo "dkms-install: bad version '$forcever'" >&2; exit 2 ;;
+	esac
+	ver=$forcever
+fi
 if [ -z "$ver" ]; then
 	echo "dkms-install: no VERSION line in $top/userlib/Makefile" >&2
 	exit 1
