@@ -241,13 +241,44 @@ TEST_F_TIMEOUT(rings, returns_exactly_the_fed_rings, 60)
 struct feeder {
 	struct ring *g;
 	int which;
+	pid_t tid;		/* the waiting thread */
 };
 
-static void *feed_when_armed(void *arg)
+/* Thread tid of this process is blocked (state S), for at most 10 s. */
+static bool await_asleep(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	for (i = 0; i < 100000; i++) {
+		size_t n = 0;
+
+		f = fopen(path, "r");
+		if (f) {
+			n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+		}
+		buf[n] = 0;
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return true;
+		usleep(100);
+	}
+	return false;
+}
+
+/*
+ * Feed ring f->which once the waiter armed it (so it is inside the wait)
+ * and then blocked (so it sleeps): the wake-up is the one under test.
+ */
+static void *feed_when_asleep(void *arg)
 {
 	struct feeder *f = arg;
 
 	await_armed(f->g[f->which].p);
+	await_asleep(f->tid);
 	feed(f->g[f->which].p);
 	return NULL;
 }
@@ -262,11 +293,15 @@ static void wake_any(struct __test_metadata *_metadata, struct ring *g,
 
 	shmring_uring_stats_get(w, &st0);
 	for (k = 0; k < 16; k++) {
-		struct feeder f = { g, k == 0 ? NR - 1 : rand() % NR };
+		struct feeder f = { g, k == 0 ? NR - 1 : rand() % NR, gettid() };
 		pthread_t t;
-		int n;
+		int n, i;
 
-		ASSERT_EQ(0, pthread_create(&t, NULL, feed_when_armed, &f));
+		/* Stale armed flags of earlier waits would fool the feeder. */
+		for (i = 0; i < NR; i++)
+			__atomic_store_n(&g[i].r->bells[SHMRING_DB_DATA].armed, 0,
+					 __ATOMIC_SEQ_CST);
+		ASSERT_EQ(0, pthread_create(&t, NULL, feed_when_asleep, &f));
 		n = shmring_uring_wait(w, ev, NR, 10 * SEC);
 		ASSERT_EQ(0, pthread_join(t, NULL));
 		ASSERT_EQ(1, n);
