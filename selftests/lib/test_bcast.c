@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <shmring/bcast.h>
+#include <shmring/wait.h>
 #include "kselftest_harness.h"
 
 /* A test entry: 7 words, the last is a checksum of the first 6. */
@@ -807,6 +808,302 @@ TEST_F(bc, threaded_same_mapping)
 		EXPECT_EQ(0, t[i].rc);
 		EXPECT_LT(0, t[i].reads);
 	}
+}
+
+/* ---- sleeping reads, wakeups, producer hang-up (issue 4) --------------- */
+
+#define SEC	1000000000ULL
+
+/* Long runs: 10^6 on the host, less under sanitizers and on the device
+ * (TCG); SHMRING_TEST_SCALE (a factor) overrides, SHMRING_TEST_QUICK=1
+ * means 0.02. */
+static uint64_t scaled(uint64_t n, const struct shmring_bcast *b)
+{
+	const char *e = getenv("SHMRING_TEST_SCALE");
+	const char *q = getenv("SHMRING_TEST_QUICK");
+	double f = 1.0;
+
+	if (e && *e)
+		f = strtod(e, NULL);
+	else if ((q && *q && *q != '0') || b->r->backend == SHMRING_BACKEND_DEVICE)
+		f = 0.02;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	else
+		f = 0.2;
+#endif
+	if (!(f > 0))
+		f = 0.02;
+	n = (uint64_t)((double)n * f);
+	return n ? n : 1;
+}
+
+static int reap(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Until the DATA sleeper of b's ring is armed (bounded), then a bit more. */
+static void await_sleeper(const struct shmring_bcast *b)
+{
+	const struct shmring_region *r = b->r;
+
+	for (int i = 0; r->bells && i < 200000; i++) {
+		if (__atomic_load_n(&r->bells[SHMRING_DB_DATA].armed, __ATOMIC_ACQUIRE))
+			break;
+		usleep(100);
+	}
+	usleep(r->bells ? 20000 : 50000);
+}
+
+struct later {
+	struct shmring_bcast *watch;	/* whose sleeper to wait for */
+	struct shmring_bcast *p;	/* publish entry `seq` with it */
+	uint64_t seq;
+	pid_t victim;			/* or SIGKILL this */
+	int ret;
+};
+
+static void *later_act(void *arg)
+{
+	struct later *l = arg;
+	struct ent e;
+
+	await_sleeper(l->watch);
+	if (l->victim > 0) {
+		l->ret = kill(l->victim, SIGKILL);
+	} else {
+		ent_make(&e, l->seq);
+		l->ret = shmring_bcast_publish(l->p, &e) == (int64_t)l->seq ? 0 : -1;
+	}
+	return NULL;
+}
+
+/* A consumer asleep on an empty ring wakes when the producer publishes. */
+TEST_F(bc, wake_on_publish)
+{
+	struct shmring_wait_stats st;
+	struct shmring_bcast_rinfo ri;
+	struct later l = { 0 };
+	pthread_t th;
+	struct ent e;
+
+	ASSERT_EQ(0, consumer(self->name, SHMRING_BCAST_START_OLDEST, &self->c));
+	shmring_wait_stats_get(&st, true);
+	l.watch = self->c;
+	l.p = self->p;
+	l.seq = 0;
+	ASSERT_EQ(0, pthread_create(&th, NULL, later_act, &l));
+	EXPECT_EQ(0, shmring_bcast_read_wait(self->c, &e, &ri, 10 * SEC));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, l.ret);
+	EXPECT_EQ(0U, ri.seq);
+	EXPECT_TRUE(ent_ok(&e, 0));
+	shmring_wait_stats_get(&st, false);
+	if (self->c->r->bells) {
+		EXPECT_LE(1U, st.sleeps);
+		EXPECT_LE(1U, st.kicks);
+	}
+	/* timeout 0: one try */
+	EXPECT_EQ(-ETIMEDOUT, shmring_bcast_read_wait(self->c, &e, &ri, 0));
+	EXPECT_EQ(-EINVAL, shmring_bcast_read_wait(self->c, NULL, &ri, 1));
+}
+
+/*
+ * No lost wakeup: the producer (a child) publishes in bursts with random
+ * pauses, the consumer sleeps whenever it caught up; every entry is either
+ * read or reported missed, and the last one arrives without a timeout.
+ */
+TEST_F_TIMEOUT(bc, no_lost_wakeup_processes, 300)
+{
+	struct shmring_bcast_rinfo ri;
+	struct shmring_bcast *p = NULL, *c = NULL;
+	uint64_t count, expect = 0, got = 0, bad = 0;
+	char name[64];
+	struct ent e;
+	pid_t pid;
+	int err = 0;
+
+	ring_name(name, sizeof(name), "nolost");
+	shmring_bcast_unlink(name, SHMRING_BACKEND_AUTO);
+	ASSERT_EQ(0, make_ring(name, 1024, sizeof(struct ent), 0, 0, NULL, &p));
+	ASSERT_EQ(0, consumer(name, SHMRING_BCAST_START_OLDEST, &c));
+	count = scaled(1000000, c);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		uint64_t rnd = 0x1234567ULL ^ (uint64_t)getpid();
+
+		alarm(240);
+		for (uint64_t i = 0; i < count; i++) {
+			rnd ^= rnd << 13;
+			rnd ^= rnd >> 7;
+			rnd ^= rnd << 17;
+			if ((rnd & 255) == 0)
+				usleep((unsigned int)(rnd >> 40) % 100);
+			ent_make(&e, i);
+			if (shmring_bcast_publish(p, &e) != (int64_t)i)
+				_exit(10);
+		}
+		_exit(0);
+	}
+	while (expect < count) {
+		err = shmring_bcast_read_wait(c, &e, &ri, 10 * SEC);
+		if (err)
+			break;
+		if (ri.seq != expect + ri.missed || !ent_ok(&e, ri.seq))
+			bad++;
+		expect = ri.seq + 1;
+		got++;
+	}
+	EXPECT_EQ(0, err) TH_LOG("read_wait failed at entry %llu of %llu",
+				 (unsigned long long)expect, (unsigned long long)count);
+	EXPECT_EQ(0U, bad);
+	EXPECT_EQ(count, expect);
+	EXPECT_EQ(0, reap(pid));
+	/* this process is still a producer (p): no hang-up, a timeout */
+	EXPECT_EQ(-ETIMEDOUT, shmring_bcast_read_wait(c, &e, &ri, 1000000));
+	TH_LOG("%llu entries, %llu read, %llu missed", (unsigned long long)count,
+	       (unsigned long long)got, (unsigned long long)shmring_bcast_missed(c));
+	shmring_bcast_close(c);
+	shmring_bcast_close(p);
+	shmring_bcast_unlink(name, SHMRING_BACKEND_AUTO);
+}
+
+/*
+ * Saturation: the producer publishes flat out and the consumer, doing a
+ * little work per entry, is never caught up: its read_wait finds an entry
+ * every time and never sleeps, so the producer's notify never kicks
+ * (fewer than 1 kick per 1000 entries: sleeps at the start and when the
+ * producer is descheduled).
+ */
+TEST_F_TIMEOUT(bc, saturated_few_kicks, 120)
+{
+	struct shmring_wait_stats st;
+	struct shmring_bcast_rinfo ri;
+	struct shmring_bcast *c = NULL;
+	uint64_t count, kicks = 0, reads = 0, busy = 2000;
+	int fds[2], err;
+	struct ent e;
+	pid_t pid;
+
+	ASSERT_EQ(0, consumer(self->name, SHMRING_BCAST_START_OLDEST, &c));
+	count = scaled(1000000, c);
+	/* slower than the producer also where publishing is slow */
+	if (count < 1000000)
+		busy = 50000;
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(fds[0]);
+		alarm(100);
+		shmring_wait_stats_get(&st, true);
+		for (uint64_t i = 0; i < count; i++) {
+			ent_make(&e, i);
+			shmring_bcast_publish(self->p, &e);
+		}
+		shmring_wait_stats_get(&st, false);
+		_exit(write(fds[1], &st.kicks, 8) == 8 ? 0 : 1);
+	}
+	close(fds[1]);
+	for (;;) {
+		uint64_t t0;
+
+		err = shmring_bcast_read_wait(c, &e, &ri, 10 * SEC);
+		if (err)
+			break;
+		reads++;
+		if (ri.seq == count - 1)
+			break;
+		t0 = now_ns();
+		while (now_ns() - t0 < busy)
+			;
+	}
+	EXPECT_EQ(0, err);
+	EXPECT_EQ(0, reap(pid));
+	ASSERT_EQ(8, read(fds[0], &kicks, 8));
+	close(fds[0]);
+	TH_LOG("%llu entries, %llu read, producer %llu kicks",
+	       (unsigned long long)count, (unsigned long long)reads,
+	       (unsigned long long)kicks);
+	EXPECT_GT(count, 1000 * kicks);
+	shmring_bcast_close(c);
+}
+
+/*
+ * Producer hang-up: a producer child publishes 3 entries and is SIGKILLed
+ * while the consumer sleeps; the consumer reads the 3, then gets -EPIPE
+ * (not its 30 s timeout). A new producer attaching continues the sequence.
+ */
+TEST_F_TIMEOUT(bc, producer_killed, 120)
+{
+	struct shmring_bcast_attach_opts po = {
+		.size = sizeof(po), .flags = SHMRING_BCAST_PRODUCER,
+	};
+	struct shmring_bcast_rinfo ri;
+	struct shmring_bcast *p = NULL, *c = NULL, *p2 = NULL;
+	struct later l = { 0 };
+	int fds[2], ready = 0;
+	char name[64];
+	pthread_t th;
+	struct ent e;
+	pid_t pid;
+
+	/* the fixture's producer would keep the ring's producer role alive */
+	shmring_bcast_close(self->p);
+	self->p = NULL;
+	ring_name(name, sizeof(name), "pkill");
+	shmring_bcast_unlink(name, SHMRING_BACKEND_AUTO);
+	ASSERT_EQ(0, pipe(fds));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(fds[0]);
+		alarm(60);
+		if (make_ring(name, 16, sizeof(struct ent), 0, 0, NULL, &p))
+			_exit(10);
+		publish_range(p, 0, 3);
+		if (write(fds[1], &ready, sizeof(ready)) != sizeof(ready))
+			_exit(11);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	ASSERT_EQ(sizeof(ready), (size_t)read(fds[0], &ready, sizeof(ready)));
+	close(fds[0]);
+	ASSERT_EQ(0, consumer(name, SHMRING_BCAST_START_OLDEST, &c));
+	for (uint64_t i = 0; i < 3; i++) {
+		ASSERT_EQ(0, shmring_bcast_read_wait(c, &e, &ri, 30 * SEC));
+		EXPECT_EQ(i, ri.seq);
+	}
+	l.watch = c;
+	l.victim = pid;
+	ASSERT_EQ(0, pthread_create(&th, NULL, later_act, &l));
+	EXPECT_EQ(-EPIPE, shmring_bcast_read_wait(c, &e, &ri, 30 * SEC));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, l.ret);
+	EXPECT_EQ(128 + SIGKILL, reap(pid));
+	EXPECT_EQ(-EPIPE, shmring_bcast_read_wait(c, &e, &ri, 30 * SEC));
+	/* a new producer: the consumer goes on at entry 3 */
+	ASSERT_EQ(0, shmring_bcast_attach(name, &po, &p2));
+	publish_range(p2, 3, 5);
+	for (uint64_t i = 3; i < 5; i++) {
+		ASSERT_EQ(0, shmring_bcast_read_wait(c, &e, &ri, 30 * SEC));
+		EXPECT_EQ(i, ri.seq);
+		EXPECT_EQ(0U, ri.missed);
+		EXPECT_TRUE(ent_ok(&e, i));
+	}
+	shmring_bcast_close(p2);
+	/* closed normally: gone as well */
+	EXPECT_EQ(-EPIPE, shmring_bcast_read_wait(c, &e, &ri, 30 * SEC));
+	shmring_bcast_close(c);
+	shmring_bcast_unlink(name, SHMRING_BACKEND_AUTO);
 }
 
 TEST_HARNESS_MAIN

@@ -5,10 +5,8 @@
  * inline in shmring/bcast.h; docs/bcast.md has the protocol.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <shmring/bcast.h>
 
@@ -19,14 +17,6 @@ _Static_assert(sizeof(struct shmring_bcast_coldesc) == 40, "coldesc ABI");
 _Static_assert(sizeof(struct shmring_bcast_prod) == 128, "prod ABI");
 _Static_assert(sizeof(struct shmring_bcast_schema) == 32 + 32 * 40, "schema ABI");
 _Static_assert(SHMRING_BCAST_HDR_BYTES == 1568, "bcast META layout");
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 uint32_t shmring_bcast_type_size(uint32_t type)
 {
@@ -285,6 +275,7 @@ int shmring_bcast_create(const char *name, const struct shmring_bcast_opts *o,
 	ro.meta_bytes = 4096;
 	ro.data_bytes = o->capacity * stride;
 	ro.timeout_ns = o->timeout_ns;
+	ro.role = SHMRING_ROLE_PRODUCER;
 	err = shmring_region_open(name, &ro, &b->r);
 	if (err)
 		goto fail_free;
@@ -362,6 +353,10 @@ int shmring_bcast_attach(const char *name,
 	ro.backend = o->backend;
 	ro.numa_node = -1;
 	ro.timeout_ns = o->timeout_ns;
+	/* The kernel (or the fallback's pid record) tracks the producer;
+	 * read-only consumers still get the (writable) BELL page. */
+	ro.role = (o->flags & SHMRING_BCAST_PRODUCER) ? SHMRING_ROLE_PRODUCER :
+							SHMRING_ROLE_CONSUMER;
 	err = shmring_region_open(name, &ro, &b->r);
 	if (err)
 		goto fail_free;
@@ -531,22 +526,46 @@ int shmring_bcast_read_slow(struct shmring_bcast *b, void *buf,
 	return -EAGAIN;
 }
 
+/* What read_wait's sleep waits for: the read itself no longer says -EAGAIN. */
+struct bcast_wait_arg {
+	struct shmring_bcast *b;
+	void *buf;
+	struct shmring_bcast_rinfo *ri;
+	int err;
+};
+
+static bool bcast_readable(void *arg)
+{
+	struct bcast_wait_arg *a = arg;
+
+	a->err = shmring_bcast_read(a->b, a->buf, a->ri);
+	return a->err != -EAGAIN;
+}
+
 int shmring_bcast_read_wait(struct shmring_bcast *b, void *buf,
 			    struct shmring_bcast_rinfo *ri, uint64_t timeout_ns)
 {
-	uint64_t deadline = 0;
-	unsigned int spins = 0;
+	struct bcast_wait_arg a = { .b = b, .buf = buf, .ri = ri };
+	struct shmring_wait_opts wo;
 	int err;
 
-	for (;;) {
-		err = shmring_bcast_read(b, buf, ri);
-		if (err != -EAGAIN)
-			return err;
-		if (!deadline)
-			deadline = now_ns() + timeout_ns;
-		else if (now_ns() >= deadline)
-			return -ETIMEDOUT;
-		if (++spins > 256)
-			sched_yield();
-	}
+	if (!b || !buf)
+		return -EINVAL;
+	if (bcast_readable(&a))
+		return a.err;
+	if (!timeout_ns)
+		return -ETIMEDOUT;
+	memset(&wo, 0, sizeof(wo));
+	wo.size = sizeof(wo);
+	wo.timeout_ns = timeout_ns;
+	/*
+	 * The producer stores the slot, then head (release), then notifies;
+	 * the condition is a full read attempt, which sees the slot. The
+	 * no-lost-wakeup argument is docs/wakeups.md's with P = the head
+	 * store and R = this read (docs/bcast.md, "Sleeping").
+	 */
+	err = shmring_wait(b->r, SHMRING_DB_DATA, bcast_readable, &a, &wo);
+	if (err)
+		return err;	/* -ETIMEDOUT, -EPIPE: producer gone, all read */
+	return a.err;
 }

@@ -30,6 +30,8 @@
  *   -EPROTO   shared memory is corrupt (bad sequence, head or schema)
  *   -EBADF    a producer call on a consumer handle or the reverse
  *   -EINVAL   bad argument; -ETIMEDOUT blocking read timed out
+ *   -EPIPE    blocking read: everything published was read and the
+ *             producer is gone (closed, exited or killed)
  * plus the errors of shmring_region_open() and shmring_hdr_attach().
  */
 #ifndef SHMRING_BCAST_H
@@ -42,6 +44,7 @@
 #include <string.h>
 #include <shmring/region.h>
 #include <shmring/hdr.h>
+#include <shmring/wait.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -196,7 +199,13 @@ uint64_t shmring_bcast_cursor(const struct shmring_bcast *b);
 /* The slow path of shmring_bcast_read(): laps, empty, corruption. */
 int shmring_bcast_read_slow(struct shmring_bcast *b, void *buf,
 			    struct shmring_bcast_rinfo *ri);
-/* Blocking read: spin, then yield, until an entry or timeout_ns passes. */
+/*
+ * Blocking read: as shmring_bcast_read(), but when nothing is there spin
+ * (20 us), then sleep on SHMRING_DB_DATA until the producer publishes.
+ * Returns what the read returns, -ETIMEDOUT after timeout_ns (0: try once;
+ * UINT64_MAX: no limit), or -EPIPE when the producer is gone and every
+ * entry it published was read (a new producer attaching ends that).
+ */
 int shmring_bcast_read_wait(struct shmring_bcast *b, void *buf,
 			    struct shmring_bcast_rinfo *ri, uint64_t timeout_ns);
 
@@ -281,6 +290,11 @@ static inline int64_t shmring_bcast_publish(struct shmring_bcast *b,
 	/* head after the slot: head > n implies slot n was complete. */
 	atomic_store_explicit(b->head, n + 1, memory_order_release);
 	b->next = n + 1;
+	/*
+	 * Wake consumers asleep in shmring_bcast_read_wait(): a fence and a
+	 * load when nobody sleeps. Consumers never make us wait.
+	 */
+	shmring_notify(b->r, SHMRING_DB_DATA);
 	return (int64_t)n;
 }
 
