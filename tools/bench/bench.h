@@ -63,6 +63,9 @@ struct bench_ctl {
 	uint32_t share_every;	/* consumers sharing a CPU: yield after this
 				 * many records (0: never) */
 	uint32_t batch;		/* producers: records reserved at once */
+	uint32_t sleep;		/* latency: the consumer sleeps in the ring's
+				 * blocking wait instead of spinning */
+	int fd[4];		/* kernel peers: descriptors made by init */
 	char name[BENCH_NAME_MAX];	/* shmring rings: unique ring name */
 	uint64_t lat_off;	/* offset of uint64_t lat[msgs] (latency) */
 	uint64_t ring_off;	/* offset of the peers' ring memory */
@@ -98,12 +101,21 @@ struct bench_kind {
 	int spsc;		/* 1: SPSC (ratios vs the best peer) */
 	int latency;		/* 1: has a latency run */
 	uint32_t batch;		/* producers reserve this many at once (0, 1: one) */
+	int kernel;		/* 1: a kernel IPC peer (the consumer blocks in a
+				 * system call; no spinning mode) */
+	int sleep_ok;		/* 1: has a sleeping consumer (--wait sleep) */
+	int ceiling;		/* 1: memcpy, the bandwidth ceiling (not a ring) */
+	uint32_t only_size;	/* nonzero: runs at this record size only */
+	uint64_t max_msgs;	/* nonzero: records per throughput sample at most
+				 * (scaled down with --bytes) */
 	/* Bytes of ring memory the driver provides (peers), 0: none. */
 	uint64_t (*ring_bytes)(uint32_t size, uint64_t slots);
 	/* Driver, in the mapping, before forking. 0 or -errno. */
 	int (*init)(struct bench_ctl *c);
 	/* Worker idx (producers 0..nprod-1, then consumers). 0 or -errno. */
 	int (*run)(struct bench_ctl *c, int idx);
+	/* Driver, right after forking the workers (close its descriptors). */
+	void (*forked)(struct bench_ctl *c);
 	/* Driver, after the sample (unlink names). */
 	void (*fini)(struct bench_ctl *c);
 };
@@ -167,25 +179,23 @@ static inline int bench_check(const unsigned char *buf, uint32_t size, uint64_t 
 }
 
 /*
- * Copy one record. The sizes the tool runs by default get a constant-size
- * memcpy (inlined), as the peers get from their fixed element types.
+ * Copy one record. Power-of-two sizes (the default sweep) get a
+ * constant-size memcpy, as the peers get from their fixed element types.
  */
 static inline __attribute__((always_inline)) void bench_copy(void *d, const void *s,
 							    uint32_t size)
 {
 	switch (size) {
-	case 8:
-		__builtin_memcpy(d, s, 8);
+#define BENCH_COPY_CASE(n)				\
+	case n:						\
+		__builtin_memcpy(d, s, n);		\
 		break;
-	case 64:
-		__builtin_memcpy(d, s, 64);
-		break;
-	case 512:
-		__builtin_memcpy(d, s, 512);
-		break;
-	case 4096:
-		__builtin_memcpy(d, s, 4096);
-		break;
+	BENCH_COPY_CASE(8) BENCH_COPY_CASE(16) BENCH_COPY_CASE(32) BENCH_COPY_CASE(64)
+	BENCH_COPY_CASE(128) BENCH_COPY_CASE(256) BENCH_COPY_CASE(512)
+	BENCH_COPY_CASE(1024) BENCH_COPY_CASE(2048) BENCH_COPY_CASE(4096)
+	BENCH_COPY_CASE(8192) BENCH_COPY_CASE(16384) BENCH_COPY_CASE(32768)
+	BENCH_COPY_CASE(65536)
+#undef BENCH_COPY_CASE
 	default:
 		__builtin_memcpy(d, s, size);
 	}
@@ -245,9 +255,44 @@ static inline int bench_lat_record(struct bench_ctl *c, uint64_t seq, uint64_t w
 	return 0;
 }
 
+/*
+ * Consumer of records that arrive as a byte stream (pipe, AF_UNIX socket,
+ * shmring byte stream): bytes are appended at buf + have; every complete
+ * record is checked (throughput) or timed (latency) and the rest moves to
+ * the front. cap is at least BENCH_BATCH records.
+ */
+struct bench_rx {
+	unsigned char *buf;
+	size_t have;
+	uint64_t n;		/* records complete */
+	uint64_t prev;		/* latency: last stamp */
+};
+
+/* got more bytes arrived; 0, or -1 if a record is wrong. */
+static inline int bench_rx_feed(struct bench_ctl *c, struct bench_rx *rx, size_t got)
+{
+	size_t off = 0;
+
+	rx->have += got;
+	while (rx->have - off >= c->size) {
+		const unsigned char *rec = rx->buf + off;
+
+		if (c->latency ? bench_lat_record(c, rx->n, bench_word0(rec), &rx->prev) :
+		    bench_check(rec, c->size, rx->n))
+			return -1;
+		rx->n++;
+		off += c->size;
+	}
+	if (off && rx->have > off)
+		__builtin_memmove(rx->buf, rx->buf + off, rx->have - off);
+	rx->have -= off;
+	return 0;
+}
+
 extern const struct bench_kind bench_shmring_msg, bench_shmring_mpsc1,
 	bench_shmring_mpsc2, bench_shmring_mpsc2b, bench_shmring_bcast1, bench_shmring_bcast3,
-	bench_peer_ck, bench_peer_rte, bench_peer_boost;
+	bench_shmring_stream, bench_peer_ck, bench_peer_rte, bench_peer_boost,
+	bench_peer_pipe, bench_peer_unix, bench_peer_eventfd, bench_ceiling_memcpy;
 
 /* Boost peer (C++): bytes for the queue, placement-new init, worker. */
 uint64_t bench_boost_bytes(uint32_t size, uint64_t slots);

@@ -25,9 +25,22 @@ constexpr unsigned int polls_per_yield = 4096;
 template <uint32_t N>
 using rec = std::array<unsigned char, N>;
 
+/* bench_slots(N) at compile time: the power of two <= 1 MiB / N, at least 64 */
+constexpr uint64_t slots_of(uint32_t n)
+{
+	uint64_t want = BENCH_RING_PAYLOAD / n, p = 64;
+
+	while (p * 2 <= want)
+		p *= 2;
+	return p;
+}
+
 template <uint32_t N>
-using queue = boost::lockfree::spsc_queue<rec<N>,
-	boost::lockfree::capacity<BENCH_RING_PAYLOAD / N>>;
+using queue = boost::lockfree::spsc_queue<rec<N>, boost::lockfree::capacity<slots_of(N)>>;
+
+/* Every power of two from 8 to 65536 bytes (the default sweep). */
+#define BOOST_SIZES(X) X(8) X(16) X(32) X(64) X(128) X(256) X(512) X(1024) X(2048) \
+	X(4096) X(8192) X(16384) X(32768) X(65536)
 
 int idle(bench_ctl *c, uint32_t *polls, uint64_t deadline)
 {
@@ -93,16 +106,11 @@ int run(bench_ctl *c, int idx)
 extern "C" uint64_t bench_boost_bytes(uint32_t size, uint64_t slots)
 {
 	switch (size) {
-	case 8:
-		return slots == BENCH_RING_PAYLOAD / 8 ? sizeof(queue<8>) : 0;
-	case 64:
-		return slots == BENCH_RING_PAYLOAD / 64 ? sizeof(queue<64>) : 0;
-	case 512:
-		return slots == BENCH_RING_PAYLOAD / 512 ? sizeof(queue<512>) : 0;
-	case 4096:
-		return slots == BENCH_RING_PAYLOAD / 4096 ? sizeof(queue<4096>) : 0;
+#define BOOST_BYTES(n)	case n: return slots == slots_of(n) ? sizeof(queue<n>) : 0;
+	BOOST_SIZES(BOOST_BYTES)
+#undef BOOST_BYTES
 	default:
-		return 0;	/* instantiated for these sizes only */
+		return 0;	/* instantiated for powers of two only */
 	}
 }
 
@@ -111,18 +119,9 @@ extern "C" int bench_boost_init(bench_ctl *c)
 	void *m = bench_ring_mem(c);
 
 	switch (c->size) {
-	case 8:
-		new (m) queue<8>();
-		return 0;
-	case 64:
-		new (m) queue<64>();
-		return 0;
-	case 512:
-		new (m) queue<512>();
-		return 0;
-	case 4096:
-		new (m) queue<4096>();
-		return 0;
+#define BOOST_INIT(n)	case n: new (m) queue<n>(); return 0;
+	BOOST_SIZES(BOOST_INIT)
+#undef BOOST_INIT
 	default:
 		return -EINVAL;
 	}
@@ -131,14 +130,9 @@ extern "C" int bench_boost_init(bench_ctl *c)
 extern "C" int bench_boost_run(bench_ctl *c, int idx)
 {
 	switch (c->size) {
-	case 8:
-		return run<8>(c, idx);
-	case 64:
-		return run<64>(c, idx);
-	case 512:
-		return run<512>(c, idx);
-	case 4096:
-		return run<4096>(c, idx);
+#define BOOST_RUN(n)	case n: return run<n>(c, idx);
+	BOOST_SIZES(BOOST_RUN)
+#undef BOOST_RUN
 	default:
 		return -EINVAL;
 	}

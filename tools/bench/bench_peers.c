@@ -48,22 +48,20 @@ static int consume_one(struct bench_ctl *c, const unsigned char *rec, uint64_t n
 
 /* ---- ck_ring ------------------------------------------------------------ */
 
-struct rec8 { unsigned char b[8]; };
-struct rec64 { unsigned char b[64]; };
-struct rec512 { unsigned char b[512]; };
-struct rec4096 { unsigned char b[4096]; };
-
-CK_RING_PROTOTYPE(rec8, rec8)
-CK_RING_PROTOTYPE(rec64, rec64)
-CK_RING_PROTOTYPE(rec512, rec512)
-CK_RING_PROTOTYPE(rec4096, rec4096)
+/* One prototype per power-of-two size: a struct of N bytes, copied by value. */
+#define CK_SIZES(X) X(8) X(16) X(32) X(64) X(128) X(256) X(512) X(1024) X(2048) \
+	X(4096) X(8192) X(16384) X(32768) X(65536)
+#define CK_DEF(n)				\
+	struct rec##n { unsigned char b[n]; };	\
+	CK_RING_PROTOTYPE(rec##n, rec##n)
+CK_SIZES(CK_DEF)
 
 #define CK_HDR	256	/* struct ck_ring, padded; the slots follow */
 
 static uint64_t ck_bytes(uint32_t size, uint64_t slots)
 {
-	if (size != 8 && size != 64 && size != 512 && size != 4096)
-		return 0;	/* prototypes exist for these sizes only */
+	if (size & (size - 1))
+		return 0;	/* prototypes exist for powers of two only */
 	return CK_HDR + slots * size;
 }
 
@@ -78,28 +76,22 @@ static int ck_init(struct bench_ctl *c)
 static int ck_enq(struct ck_ring *r, void *slots, uint32_t size, void *rec)
 {
 	switch (size) {
-	case 8:
-		return ck_ring_enqueue_spsc_rec8(r, slots, rec);
-	case 64:
-		return ck_ring_enqueue_spsc_rec64(r, slots, rec);
-	case 512:
-		return ck_ring_enqueue_spsc_rec512(r, slots, rec);
+#define CK_ENQ(n)	case n: return ck_ring_enqueue_spsc_rec##n(r, slots, rec);
+	CK_SIZES(CK_ENQ)
+#undef CK_ENQ
 	default:
-		return ck_ring_enqueue_spsc_rec4096(r, slots, rec);
+		return 0;
 	}
 }
 
 static int ck_deq(struct ck_ring *r, void *slots, uint32_t size, void *rec)
 {
 	switch (size) {
-	case 8:
-		return ck_ring_dequeue_spsc_rec8(r, slots, rec);
-	case 64:
-		return ck_ring_dequeue_spsc_rec64(r, slots, rec);
-	case 512:
-		return ck_ring_dequeue_spsc_rec512(r, slots, rec);
+#define CK_DEQ(n)	case n: return ck_ring_dequeue_spsc_rec##n(r, slots, rec);
+	CK_SIZES(CK_DEQ)
+#undef CK_DEQ
 	default:
-		return ck_ring_dequeue_spsc_rec4096(r, slots, rec);
+		return 0;
 	}
 }
 

@@ -14,6 +14,7 @@
 #include <shmring/bcast.h>
 #include <shmring/mpsc.h>
 #include <shmring/msg.h>
+#include <shmring/stream.h>
 
 /* Polls of an empty or full ring before one sched_yield(). */
 #define POLLS_PER_YIELD	4096U
@@ -109,6 +110,12 @@ static int msg_run(struct bench_ctl *c, int idx)
 	deadline = bench_now() + c->timeout_ns;
 	while (n < c->msgs) {
 		k = shmring_msg_peek_batch(m, v, BENCH_BATCH);
+		if (k == -EAGAIN && c->sleep) {
+			/* spin opts.spin (20 us), then sleep in shmring_wait() */
+			k = shmring_msg_wait(m, 0);
+			if (!k)
+				continue;
+		}
 		if (k == -EAGAIN) {
 			if (idle(c, &polls, deadline)) {
 				bench_fail(c, idx, -ETIMEDOUT, "consumer stopped waiting");
@@ -151,7 +158,7 @@ const struct bench_kind bench_shmring_msg = {
 	.how = "SPSC message ring, process to process by name: reserve + memcpy N bytes "
 	       "after the 24-byte header + commit (what send() does), consumer peek_batch(32) + "
 	       "memcpy out + one release",
-	.nprod = 1, .ncons = 1, .spsc = 1, .latency = 1,
+	.nprod = 1, .ncons = 1, .spsc = 1, .latency = 1, .sleep_ok = 1,
 	.run = msg_run, .fini = msg_fini,
 };
 
@@ -362,7 +369,8 @@ static int bcast_run(struct bench_ctl *c, int idx)
 		goto out;
 	deadline = bench_now() + c->timeout_ns;
 	while (n + missed < c->msgs) {
-		ret = shmring_bcast_read(b, buf, &ri);
+		ret = c->sleep ? shmring_bcast_read_wait(b, buf, &ri, c->timeout_ns) :
+		      shmring_bcast_read(b, buf, &ri);
 		if (ret == -EAGAIN) {
 			if (idle(c, &polls, deadline)) {
 				bench_fail(c, idx, -ETIMEDOUT, "consumer stopped waiting");
@@ -406,7 +414,7 @@ const struct bench_kind bench_shmring_bcast1 = {
 	.how = "broadcast ring, producer never waits (overwrites): publish() stores N bytes "
 	       "in 8-byte words; consumer read() copies out and validates; figure = entries "
 	       "delivered per consumer per second, lapped entries counted as missed",
-	.nprod = 1, .ncons = 1, .latency = 1,
+	.nprod = 1, .ncons = 1, .latency = 1, .sleep_ok = 1,
 	.run = bcast_run, .fini = bcast_fini,
 };
 
@@ -417,4 +425,110 @@ const struct bench_kind bench_shmring_bcast3 = {
 	       "per second (slowest consumer)",
 	.nprod = 1, .ncons = 3,
 	.run = bcast_run, .fini = bcast_fini,
+};
+
+/* ---- byte stream -------------------------------------------------------- */
+
+/*
+ * The writer copies each N-byte chunk in with one call (try_write, which
+ * may take part of it when the ring is nearly full: the rest follows); the
+ * reader copies out up to 32 chunks per call (try_read) and checks every
+ * chunk as a record.
+ */
+static int stream_run(struct bench_ctl *c, int idx)
+{
+	static unsigned char wbuf[REC_MAX], rbuf[REC_MAX * BENCH_BATCH + REC_MAX];
+	struct bench_rx rx = { rbuf, 0, 0, 0 };
+	struct shmring_stream_opts o;
+	struct shmring_stream *st = NULL;
+	uint64_t i, deadline, t0 = 0;
+	uint32_t polls = 0;
+	ssize_t r;
+	int ret;
+
+	memset(&o, 0, sizeof(o));
+	o.size = sizeof(o);
+	o.backend = c->backend;
+	o.wait_timeout_ns = c->timeout_ns;
+	if (idx == 0) {
+		o.flags = SHMRING_F_EXCL | (c->nohuge ? SHMRING_F_NOHUGE : 0);
+		ret = shmring_stream_create(c->name, c->slots * c->size, SHMRING_STREAM_WRITER,
+					    &o, &st);
+		if (ret)
+			return bench_fail(c, idx, ret, "shmring_stream_create");
+		__atomic_store_n(&c->created, 1, __ATOMIC_RELEASE);
+		if (!bench_start(c, idx))
+			goto out;
+		deadline = bench_now() + c->timeout_ns;
+		for (i = 0; i < c->msgs; i++) {
+			size_t done = 0;
+
+			bench_fill(wbuf, c->size, bench_word(c, idx, i, &t0));
+			while (done < c->size) {
+				r = shmring_stream_try_write(st, wbuf + done, c->size - done);
+				if (r > 0) {
+					done += (size_t)r;
+					continue;
+				}
+				if (r != -EAGAIN) {
+					bench_fail(c, idx, (int)r, "shmring_stream_try_write");
+					goto out;
+				}
+				if (idle(c, &polls, deadline)) {
+					bench_fail(c, idx, -ETIMEDOUT, "producer stopped waiting");
+					goto out;
+				}
+			}
+		}
+		shmring_stream_done(st);
+		finish(c, idx, c->msgs);
+		goto out;
+	}
+	ret = wait_created(c, idx);
+	if (ret)
+		return ret;
+	ret = shmring_stream_attach(c->name, SHMRING_STREAM_READER, &o, &st);
+	if (ret)
+		return bench_fail(c, idx, ret, "shmring_stream_attach");
+	if (!bench_start(c, idx))
+		goto out;
+	deadline = bench_now() + c->timeout_ns;
+	while (rx.n < c->msgs) {
+		r = shmring_stream_try_read(st, rbuf + rx.have,
+					    (size_t)c->size * BENCH_BATCH - rx.have);
+		if (r == -EAGAIN) {
+			if (idle(c, &polls, deadline)) {
+				bench_fail(c, idx, -ETIMEDOUT, "consumer stopped waiting");
+				goto out;
+			}
+			continue;
+		}
+		if (r <= 0) {
+			bench_fail(c, idx, r ? (int)r : -EPIPE, r ? "shmring_stream_try_read" :
+				   "producer ended early");
+			goto out;
+		}
+		if (bench_rx_feed(c, &rx, (size_t)r)) {
+			bench_fail(c, idx, -EPROTO, "record lost, reordered or torn");
+			goto out;
+		}
+	}
+	finish(c, idx, rx.n);
+out:
+	shmring_stream_close(st);
+	return c->w[idx].err ? (int)c->w[idx].err : 0;
+}
+
+static void stream_fini(struct bench_ctl *c)
+{
+	shmring_stream_unlink(c->name, c->backend);
+}
+
+const struct bench_kind bench_shmring_stream = {
+	.name = "shmring-stream",
+	.how = "SPSC byte stream, N bytes per call: try_write of an N-byte chunk (the rest "
+	       "follows if only part fits), reader try_read of up to 32 chunks, every chunk "
+	       "checked as a record",
+	.nprod = 1, .ncons = 1, .spsc = 1, .latency = 1,
+	.run = stream_run, .fini = stream_fini,
 };

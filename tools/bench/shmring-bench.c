@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,14 +33,17 @@
 #include "common/stats.h"
 #include "common/util.h"
 
-#define MAX_SIZES	8
-#define MAX_KINDS	9
+#define MAX_SIZES	16
+#define MAX_KINDS	16
 #define MAX_ROUNDS	100
+/* Latency distribution kept per sample: NQ quantiles (see quant_p). */
+#define NQ		40
 
 static const struct bench_kind *const all_kinds[] = {
 	&bench_shmring_msg, &bench_shmring_mpsc1, &bench_shmring_mpsc2,
 	&bench_shmring_mpsc2b, &bench_shmring_bcast1, &bench_shmring_bcast3,
-	&bench_peer_ck, &bench_peer_rte, &bench_peer_boost,
+	&bench_shmring_stream, &bench_peer_ck, &bench_peer_rte, &bench_peer_boost,
+	&bench_peer_pipe, &bench_peer_unix, &bench_peer_eventfd, &bench_ceiling_memcpy,
 };
 #define NKINDS	(sizeof(all_kinds) / sizeof(all_kinds[0]))
 
@@ -48,6 +52,12 @@ struct opts {
 	int nsizes;
 	uint32_t lat_sizes[MAX_SIZES];
 	int nlat_sizes;
+	bool sizes_set;
+	bool wait_spin, wait_sleep;	/* latency runs: consumer spins / sleeps */
+	uint64_t sleep_pace_ns;		/* latency runs of sleeping consumers */
+	uint64_t sleep_lat_msgs;
+	bool quiet;
+	const char *plot_dir;
 	const struct bench_kind *kinds[MAX_KINDS];
 	int nkinds;
 	int rounds;
@@ -74,6 +84,7 @@ struct sample {
 	uint32_t size;
 	int round;
 	int latency;
+	int sleep;		/* latency: the consumer slept (blocked) */
 	int err;		/* 0, or the negative errno of the failure */
 	char why[128];
 	double rate;		/* records/s (per consumer for broadcast) */
@@ -85,8 +96,16 @@ struct sample {
 	double rt_before, rt_after;
 	const char *place;
 	/* latency, ns */
-	uint64_t p50, p99, p999, max;
+	uint64_t p50, p90, p99, p999, max;
 	uint64_t nlat;
+	uint64_t q[NQ];		/* latency at quant_p[i] */
+};
+
+/* Probabilities of the stored quantiles: the body in steps, then the tail. */
+static const double quant_p[NQ] = {
+	0, 1, 2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85,
+	90, 92, 94, 95, 96, 97, 98, 99, 99.2, 99.4, 99.5, 99.6, 99.7, 99.8, 99.9,
+	99.95, 99.97, 99.99, 99.995, 100,
 };
 
 static struct sample *samples;
@@ -227,7 +246,7 @@ static int worker_cpu(const struct opts *o, const struct bench_kind *k, int idx)
 }
 
 static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_t size,
-		       int round, int latency, struct sample *s)
+		       int round, int latency, int sleep, struct sample *s)
 {
 	static unsigned int seq;
 	struct bench_ctl *c;
@@ -235,20 +254,43 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 	pid_t pids[BENCH_MAX_WORKERS] = { 0 };
 	int nw = (int)(k->nprod + k->ncons), failed = 0, i;
 	uint64_t slots = bench_slots(size), msgs, ring_bytes = 0, lat_off, ring_off, total;
-	uint64_t deadline;
+	uint64_t deadline, warm;
 
 	s->k = k;
 	s->size = size;
 	s->round = round;
 	s->latency = latency;
+	s->sleep = sleep;
+	if (k->only_size && size != k->only_size) {
+		s->err = -EOPNOTSUPP;
+		snprintf(s->why, sizeof(s->why), "%u-byte records only", k->only_size);
+		return;
+	}
+	if (latency && sleep && !k->sleep_ok) {
+		s->err = -EOPNOTSUPP;
+		snprintf(s->why, sizeof(s->why), "no sleeping wait");
+		return;
+	}
+	/* warm-up: one untimed lap of a ring; a few records through the kernel */
+	warm = k->kernel ? 64 : slots;
 	if (latency) {
-		msgs = slots + o->lat_msgs;	/* one untimed lap first */
+		msgs = warm + (sleep ? o->sleep_lat_msgs : o->lat_msgs);
 	} else {
 		msgs = o->bytes / size;
 		if (msgs > o->msgs_max)
 			msgs = o->msgs_max;
 		if (msgs < 2 * slots)
 			msgs = 2 * slots;	/* at least two laps */
+		if (k->max_msgs) {
+			/* a ping: scaled to --bytes (64M: max_msgs) */
+			uint64_t cap = (uint64_t)((double)k->max_msgs * (double)o->bytes /
+						  (double)(64ULL << 20));
+
+			if (cap < 1000)
+				cap = 1000;
+			if (msgs > cap)
+				msgs = cap;
+		}
 	}
 	if (k->ring_bytes) {
 		ring_bytes = k->ring_bytes(size, slots);
@@ -274,8 +316,11 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 	c->ncons = k->ncons;
 	c->latency = (uint32_t)latency;
 	c->msgs = msgs;
-	c->warm = latency ? slots : 0;
-	c->pace_ns = o->pace_ns;
+	c->warm = latency ? warm : 0;
+	c->pace_ns = sleep ? o->sleep_pace_ns : o->pace_ns;
+	c->sleep = (uint32_t)sleep;
+	for (i = 0; i < 4; i++)
+		c->fd[i] = -1;
 	c->timeout_ns = o->timeout_ns;
 	c->slots = slots;
 	c->backend = o->backend;
@@ -325,6 +370,8 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 			_exit(ret ? 1 : 0);
 		}
 	}
+	if (k->forked)
+		k->forked(c);
 
 	/* Start when every worker is attached and waiting. */
 	deadline = tool_now_ns() + o->timeout_ns;
@@ -410,7 +457,7 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 		uint64_t *lat = bench_lat(c), n = 0;
 
 		/* broadcast entries overwritten before they were read have no value */
-		for (uint64_t j = 0; j < msgs - slots; j++)
+		for (uint64_t j = 0; j < msgs - warm; j++)
 			if (lat[j])
 				lat[n++] = lat[j] - 1;
 		qsort(lat, n, sizeof(*lat), cmp_u64);
@@ -421,10 +468,15 @@ static void run_sample(const struct opts *o, const struct bench_kind *k, uint32_
 			goto out;
 		}
 		s->p50 = pct(lat, n, 50);
+		s->p90 = pct(lat, n, 90);
 		s->p99 = pct(lat, n, 99);
 		s->p999 = pct(lat, n, 99.9);
 		s->max = lat[n - 1];
+		for (i = 0; i < NQ; i++)
+			s->q[i] = pct(lat, n, quant_p[i]);
 	}
+	if (!k->nprod)
+		s->sent = s->moved;	/* memcpy: no producer */
 out:
 	if (k->fini)
 		k->fini(c);
@@ -438,28 +490,35 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: shmring-bench [options]\n"
 "\n"
-"Messages/s and one-way latency of the shmring ring kinds next to ck_ring,\n"
-"DPDK rte_ring and Boost.Lockfree spsc_queue, in one run. Producer and\n"
-"consumer are processes pinned to the two CPUs of --cpus; a bare ping-pong\n"
+"Throughput vs record size and one-way latency of the shmring ring kinds\n"
+"next to their peers, in one run: ck_ring, DPDK rte_ring, Boost.Lockfree\n"
+"spsc_queue, pipe, AF_UNIX stream socket, eventfd (8-byte ping), and a\n"
+"single-core memcpy as the bandwidth ceiling. Producer and consumer are\n"
+"processes pinned to the two CPUs of --cpus (cross-core); a bare ping-pong\n"
 "between those CPUs before and after every sample gives its placement\n"
 "(near/far/mixed). Rounds interleave every kind and size; ratios are taken\n"
 "within a round, then the median is reported.\n"
 "\n"
-"  --quick            short smoke run (1 round, small samples; seconds)\n"
+"  --quick            short smoke run (1 round, small samples, sizes\n"
+"                     8,64,512,4096 unless --sizes is given)\n"
 "  --rounds N         rounds (default 5, quick 1)\n"
-"  --sizes LIST       record sizes, multiples of 8 up to 65536\n"
-"                     (default 8,64,512,4096; ck_ring and Boost are built\n"
-"                     for 8, 64, 512 and 4096 only)\n"
-"  --kinds LIST       subset of: msg,mpsc1,mpsc2,mpsc2b,bcast1,bcast3,ck,rte,\n"
-"                     boost\n"
-"                     (default all)\n"
+"  --sizes LIST       record sizes, up to 16 multiples of 8 from 8 to 65536\n"
+"                     (default: the sweep 8,16,32,...,65536; ck_ring and\n"
+"                     Boost are built for powers of two only)\n"
+"  --kinds LIST       subset of: msg,mpsc1,mpsc2,mpsc2b,bcast1,bcast3,stream,\n"
+"                     ck,rte,boost,pipe,unix,eventfd,memcpy (default all)\n"
 "  --bytes SIZE       payload per throughput sample (default 64M, quick 4M;\n"
 "                     at most --msgs records, at least two ring laps)\n"
 "  --msgs N           records per throughput sample, at most (default 4000000)\n"
 "  --lat-sizes LIST   record sizes of the latency runs (default 8,512;\n"
 "                     'none' skips them)\n"
-"  --lat-msgs N       records per latency sample (default 200000, quick 20000)\n"
-"  --pace-ns N        latency runs: one record every N ns (default 2000)\n"
+"  --lat-msgs N       records per spinning latency sample (default 200000,\n"
+"                     quick 20000; sleeping samples get a tenth)\n"
+"  --pace-ns N        spinning latency runs: one record every N ns (default 2000)\n"
+"  --wait MODE        latency runs: spin, sleep or both (default both). sleep:\n"
+"                     the consumer blocks in the ring's wait (spin 20 us, then\n"
+"                     sleep); pipe, AF_UNIX and eventfd always block\n"
+"  --sleep-pace-ns N  sleeping latency runs: one record every N ns (default 50000)\n"
 "  --cpus A,B         producer CPU, consumer CPU (default 0,1)\n"
 "  --mpsc2 same|split MPSC with 2 producers: both on the producer CPU (same,\n"
 "                     default) or one on each CPU (split; the second shares\n"
@@ -472,11 +531,16 @@ static void usage(FILE *f)
 "  --json             one JSON object on stdout (progress on stderr)\n"
 "  --csv              CSV rows on stdout, one per sample (progress on stderr)\n"
 "  --json-file PATH   also write the JSON object to PATH (text stays on stdout)\n"
+"  --plot DIR         write PNG plots with gnuplot into DIR (created if needed):\n"
+"                     throughput.png, bandwidth.png, latency-<size>.png, and\n"
+"                     the .dat/.gp files they are made from\n"
+"  --quiet            no progress line on stderr (it is shown only on a tty)\n"
 "  -h, --help         this text\n"
 "\n"
 "Exit status: 0 every sample ran and verified, 1 a sample failed (lost,\n"
-"corrupt or reordered record, timeout), 2 bad command line, 3 the only\n"
-"failures were rings that could not be created (no /dev/shmring, no access).\n"
+"corrupt or reordered record, timeout) or the plots failed, 2 bad command\n"
+"line, 3 the only failures were rings that could not be created (no\n"
+"/dev/shmring, no access).\n"
 "See docs/bench.md for what each kind measures and how peers carry N bytes.\n");
 }
 
@@ -508,6 +572,9 @@ static const struct {
 	{ "bcast1", &bench_shmring_bcast1 },
 	{ "bcast3", &bench_shmring_bcast3 }, { "ck", &bench_peer_ck },
 	{ "rte", &bench_peer_rte }, { "boost", &bench_peer_boost },
+	{ "stream", &bench_shmring_stream }, { "pipe", &bench_peer_pipe },
+	{ "unix", &bench_peer_unix }, { "eventfd", &bench_peer_eventfd },
+	{ "memcpy", &bench_ceiling_memcpy },
 };
 
 static bool parse_kinds(const char *s, struct opts *o)
@@ -533,7 +600,7 @@ static bool parse_kinds(const char *s, struct opts *o)
 enum {
 	O_QUICK = 256, O_ROUNDS, O_SIZES, O_KINDS, O_BYTES, O_MSGS, O_LSIZES, O_LMSGS,
 	O_PACE, O_CPUS, O_BACKEND, O_NOHUGE, O_RT, O_TIMEOUT, O_NOPLACE, O_JSON, O_CSV,
-	O_JSONFILE, O_MPSC2,
+	O_JSONFILE, O_MPSC2, O_WAIT, O_SPACE, O_QUIET, O_PLOT,
 };
 
 static const struct option longopts[] = {
@@ -556,6 +623,10 @@ static const struct option longopts[] = {
 	{ "csv", no_argument, NULL, O_CSV },
 	{ "json-file", required_argument, NULL, O_JSONFILE },
 	{ "mpsc2", required_argument, NULL, O_MPSC2 },
+	{ "wait", required_argument, NULL, O_WAIT },
+	{ "sleep-pace-ns", required_argument, NULL, O_SPACE },
+	{ "quiet", no_argument, NULL, O_QUIET },
+	{ "plot", required_argument, NULL, O_PLOT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -573,8 +644,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	int ch, x;
 
 	memset(o, 0, sizeof(*o));
-	o->nsizes = 4;
-	o->sizes[0] = 8, o->sizes[1] = 64, o->sizes[2] = 512, o->sizes[3] = 4096;
+	/* the sweep: 8 B to 64 KiB in powers of two */
+	for (o->nsizes = 0; o->nsizes < 14; o->nsizes++)
+		o->sizes[o->nsizes] = 8U << o->nsizes;
+	o->wait_spin = o->wait_sleep = true;
+	o->sleep_pace_ns = 50000;
 	o->nlat_sizes = 2;
 	o->lat_sizes[0] = 8, o->lat_sizes[1] = 512;
 	for (size_t i = 0; i < NKINDS; i++)
@@ -601,7 +675,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_SIZES:
 			if (!parse_list(optarg, o->sizes, &o->nsizes, false))
-				return bad("--sizes", optarg);
+				return bad("--sizes (up to 16 multiples of 8, 8-65536)", optarg);
+			o->sizes_set = true;
 			break;
 		case O_LSIZES:
 			if (!parse_list(optarg, o->lat_sizes, &o->nlat_sizes, true))
@@ -677,6 +752,30 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case O_JSONFILE:
 			o->json_file = optarg;
 			break;
+		case O_WAIT:
+			if (!strcmp(optarg, "spin"))
+				o->wait_spin = true, o->wait_sleep = false;
+			else if (!strcmp(optarg, "sleep"))
+				o->wait_spin = false, o->wait_sleep = true;
+			else if (!strcmp(optarg, "spin,sleep") || !strcmp(optarg, "both"))
+				o->wait_spin = o->wait_sleep = true;
+			else
+				return bad("--wait (spin|sleep|both)", optarg);
+			break;
+		case O_SPACE:
+			if (!tool_parse_u64(optarg, 1000, 1000000000, &o->sleep_pace_ns))
+				return bad("--sleep-pace-ns (1000-1000000000)", optarg);
+			break;
+		case O_QUIET:
+			o->quiet = true;
+			break;
+		case O_PLOT:
+			if (!*optarg || (mkdir(optarg, 0777) && errno != EEXIST) ||
+			    access(optarg, W_OK))
+				return bad("--plot (a directory that can be created or written)",
+					   optarg);
+			o->plot_dir = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(TOOL_EXIT_OK);
@@ -698,7 +797,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->bytes = 4ULL << 20;
 		if (!lmsgs_set)
 			o->lat_msgs = 20000;
+		if (!o->sizes_set) {
+			o->nsizes = 4;
+			o->sizes[0] = 8, o->sizes[1] = 64, o->sizes[2] = 512;
+			o->sizes[3] = 4096;
+		}
 	}
+	/* a sleeping consumer wakes per record: fewer records, farther apart */
+	o->sleep_lat_msgs = o->lat_msgs / 10 < 100 ? 100 : o->lat_msgs / 10;
 	if (!rounds_set && !o->quick && o->rounds < 1)
 		o->rounds = 1;
 	if (tool_cpu_count() < 2 && !(tool_cpu_allowed(o->cpus[0]) &&
@@ -716,8 +822,37 @@ static const char *errname(int err)
 	return strerror(err < 0 ? -err : err);
 }
 
-static void print_sample_text(FILE *f, const struct sample *s)
+/* Where the workers of kind k run: same core or cross core, and which CPUs. */
+static const char *cores_desc(const struct opts *o, const struct bench_kind *k, char *buf,
+			      size_t len)
 {
+	if (!k->nprod)
+		snprintf(buf, len, "one core, CPU %d", o->cpus[1]);
+	else if (k->nprod > 1 && o->mpsc2_split)
+		snprintf(buf, len, "cross-core: producers CPU %d+%d, consumer CPU %d",
+			 o->cpus[0], o->cpus[1], o->cpus[1]);
+	else if (k->nprod > 1)
+		snprintf(buf, len, "cross-core %d->%d, %u producers share CPU %d", o->cpus[0],
+			 o->cpus[1], k->nprod, o->cpus[0]);
+	else if (k->ncons > 1)
+		snprintf(buf, len, "cross-core %d->%d, %u consumers share CPU %d", o->cpus[0],
+			 o->cpus[1], k->ncons, o->cpus[1]);
+	else
+		snprintf(buf, len, "cross-core %d->%d", o->cpus[0], o->cpus[1]);
+	return buf;
+}
+
+static const char *wait_name(const struct sample *s)
+{
+	if (s->k->kernel)
+		return "block";
+	return s->sleep ? "sleep" : "spin";
+}
+
+static void print_sample_text(const struct opts *o, FILE *f, const struct sample *s)
+{
+	char cb[96];
+
 	if (s->err == -EOPNOTSUPP) {
 		fprintf(f, "  %-19s %5u B  n/a (%s)\n", s->k->name, s->size, s->why);
 		return;
@@ -727,24 +862,53 @@ static void print_sample_text(FILE *f, const struct sample *s)
 			errname(s->err));
 		return;
 	}
+	cores_desc(o, s->k, cb, sizeof(cb));
 	if (s->latency)
-		fprintf(f, "  %-19s %5u B  latency p50 %" PRIu64 " p99 %" PRIu64 " p999 %"
-			PRIu64 " max %" PRIu64 " ns%s  [%s, pp %.0f/%.0f ns]\n",
-			s->k->name, s->size, s->p50, s->p99, s->p999, s->max,
-			s->missed ? " (lapped: some entries missed)" : "", s->place,
+		fprintf(f, "  %-19s %5u B  latency (%s) p50 %" PRIu64 " p90 %" PRIu64 " p99 %"
+			PRIu64 " p999 %" PRIu64 " max %" PRIu64 " ns%s  [%s, %s, pp %.0f/%.0f ns]\n",
+			s->k->name, s->size, wait_name(s), s->p50, s->p90, s->p99, s->p999,
+			s->max, s->missed ? " (lapped: some entries missed)" : "", cb, s->place,
 			s->rt_before, s->rt_after);
 	else if (s->k->ncons > 1 || s->missed || s->k == &bench_shmring_bcast1)
 		fprintf(f, "  %-19s %5u B  %8.2f M/s per consumer (all %.2f, producer %.2f M/s, "
-			"missed %.1f%%)  [%s, pp %.0f/%.0f ns]\n", s->k->name, s->size,
+			"missed %.1f%%)  [%s, %s, pp %.0f/%.0f ns]\n", s->k->name, s->size,
 			s->rate / 1e6, s->sum_rate / 1e6, s->prod_rate / 1e6,
 			100.0 * (double)s->missed / (double)(s->moved + s->missed),
-			s->place, s->rt_before, s->rt_after);
+			cb, s->place, s->rt_before, s->rt_after);
 	else
-		fprintf(f, "  %-19s %5u B  %8.2f M/s  [%s, pp %.0f/%.0f ns]\n",
-			s->k->name, s->size, s->rate / 1e6, s->place, s->rt_before, s->rt_after);
+		fprintf(f, "  %-19s %5u B  %8.2f M/s %8.2f GB/s  [%s, %s, pp %.0f/%.0f ns]\n",
+			s->k->name, s->size, s->rate / 1e6, s->rate * s->size / 1e9, cb,
+			s->place, s->rt_before, s->rt_after);
 }
 
-/* Best SPSC peer's rate at this size in this round, 0 if none. */
+/*
+ * Does kind k have a latency run with wait mode w (0 spin, 1 sleep)? The
+ * kernel peers always block, so they run once, as "sleep", in every run.
+ */
+static bool lat_runs(const struct opts *o, const struct bench_kind *k, int w)
+{
+	if (!k->latency)
+		return false;
+	if (w == 0)
+		return o->wait_spin && !k->kernel;
+	/* ck_ring, rte_ring and Boost have no blocking wait at all */
+	return k->kernel || (o->wait_sleep && !k->peer);
+}
+
+/* memcpy's rate at this size in this round, 0 if it did not run. */
+static double memcpy_rate(int round, uint32_t size)
+{
+	for (size_t i = 0; i < nsamples; i++) {
+		const struct sample *s = &samples[i];
+
+		if (s->round == round && s->size == size && !s->latency && s->k->ceiling &&
+		    !s->err)
+			return s->rate;
+	}
+	return 0;
+}
+
+/* Best peer's rate at this size in this round, 0 if none. */
 static double best_peer(int round, uint32_t size, int latency, const char **who)
 {
 	double best = 0;
@@ -769,24 +933,28 @@ struct fig {
 	int latency;
 	double v[MAX_ROUNDS], ratio[MAX_ROUNDS], p50[MAX_ROUNDS], p99[MAX_ROUNDS];
 	double p999[MAX_ROUNDS], max[MAX_ROUNDS], prod[MAX_ROUNDS], miss[MAX_ROUNDS];
-	double sum[MAX_ROUNDS];
-	int n, nratio, near, far, other;
+	double sum[MAX_ROUNDS], p90[MAX_ROUNDS], vmem[MAX_ROUNDS];
+	double q[NQ][MAX_ROUNDS];
+	int n, nratio, nmem, near, far, other;
+	int sleep;
 	int failed;
 };
 
 static void summarise(const struct opts *o, struct fig *f, const struct bench_kind *k,
-		      uint32_t size, int latency)
+		      uint32_t size, int latency, int sleep)
 {
 	memset(f, 0, sizeof(*f));
 	f->k = k;
 	f->size = size;
 	f->latency = latency;
+	f->sleep = sleep;
 	for (size_t i = 0; i < nsamples; i++) {
 		const struct sample *s = &samples[i];
 		const char *who = NULL;
-		double best;
+		double best, mem;
 
-		if (s->k != k || s->size != size || s->latency != latency)
+		if (s->k != k || s->size != size || s->latency != latency ||
+		    (latency && s->sleep != sleep))
 			continue;
 		if (s->err) {
 			if (s->err != -EOPNOTSUPP)
@@ -799,6 +967,9 @@ static void summarise(const struct opts *o, struct fig *f, const struct bench_ki
 		f->miss[f->n] = s->moved + s->missed ?
 				100.0 * (double)s->missed / (double)(s->moved + s->missed) : 0;
 		f->p50[f->n] = (double)s->p50;
+		f->p90[f->n] = (double)s->p90;
+		for (int q = 0; q < NQ; q++)
+			f->q[q][f->n] = (double)s->q[q];
 		f->p99[f->n] = (double)s->p99;
 		f->p999[f->n] = (double)s->p999;
 		f->max[f->n] = (double)s->max;
@@ -812,6 +983,9 @@ static void summarise(const struct opts *o, struct fig *f, const struct bench_ki
 		best = latency ? 0 : best_peer(s->round, size, 0, &who);
 		if (best > 0)
 			f->ratio[f->nratio++] = s->rate / best;
+		mem = latency ? 0 : memcpy_rate(s->round, size);
+		if (mem > 0)
+			f->vmem[f->nmem++] = s->rate / mem;
 	}
 	(void)o;
 }
@@ -829,29 +1003,34 @@ static const char *fig_place(const struct fig *f, char *buf, size_t len)
 static void print_summary(const struct opts *o, FILE *out)
 {
 	struct fig f;
-	char pb[64];
+	char pb[64], cb[96];
 
-	fprintf(out, "\nsummary: medians over %d round(s); ratio = shmring / best peer "
-		"(ck_ring, rte_ring, boost_spsc) of the same round, median\n", o->rounds);
+	fprintf(out, "\nsummary: medians over %d round(s); vs best = shmring / best peer of the "
+		"same round (ck_ring, rte_ring, boost_spsc, pipe, af_unix, eventfd), median; "
+		"of memcpy = rate / single-core memcpy of the same round\n", o->rounds);
 	fprintf(out, "throughput (records/s; broadcast: per consumer, slowest):\n");
-	fprintf(out, "  %-19s %6s %10s %8s  %s\n", "kind", "bytes", "M rec/s", "vs best",
-		"placement of the samples");
+	fprintf(out, "  %-19s %6s %10s %8s %8s %9s  %s\n", "kind", "bytes", "M rec/s", "GB/s",
+		"vs best", "of memcpy", "placement of the samples");
 	for (int si = 0; si < o->nsizes; si++) {
 		for (int ki = 0; ki < o->nkinds; ki++) {
-			summarise(o, &f, o->kinds[ki], o->sizes[si], 0);
+			summarise(o, &f, o->kinds[ki], o->sizes[si], 0, 0);
 			if (!f.n) {
 				fprintf(out, "  %-19s %6u %10s\n", f.k->name, f.size,
 					f.failed ? "FAILED" : "n/a");
 				continue;
 			}
-			char ratio[32] = "-";
+			char ratio[32] = "-", mem[32] = "-";
+			double rate = stats_median(f.v, (size_t)f.n);
 
-			if (f.nratio && !f.k->peer)
+			if (f.nratio && !f.k->peer && !f.k->ceiling)
 				snprintf(ratio, sizeof(ratio), "%.2fx",
 					 stats_median(f.ratio, (size_t)f.nratio));
-			fprintf(out, "  %-19s %6u %10.2f %8s  %s", f.k->name, f.size,
-				stats_median(f.v, (size_t)f.n) / 1e6, ratio,
-				fig_place(&f, pb, sizeof(pb)));
+			if (f.nmem && !f.k->ceiling)
+				snprintf(mem, sizeof(mem), "%.2fx",
+					 stats_median(f.vmem, (size_t)f.nmem));
+			fprintf(out, "  %-19s %6u %10.3f %8.3f %8s %9s  %s, %s", f.k->name, f.size,
+				rate / 1e6, rate * f.size / 1e9, ratio, mem,
+				cores_desc(o, f.k, cb, sizeof(cb)), fig_place(&f, pb, sizeof(pb)));
 			if (f.k->ncons > 1 || f.k == &bench_shmring_bcast1)
 				fprintf(out, "  (all consumers %.2f, producer %.2f M/s, "
 					"missed %.1f%%)", stats_median(f.sum, (size_t)f.n) / 1e6,
@@ -864,26 +1043,36 @@ static void print_summary(const struct opts *o, FILE *out)
 	}
 	if (!o->nlat_sizes)
 		return;
-	fprintf(out, "one-way latency, consumer spinning, one record every %" PRIu64
-		" ns (ns; median over rounds of each percentile):\n", o->pace_ns);
-	fprintf(out, "  %-19s %6s %7s %7s %7s %8s  %s\n", "kind", "bytes", "p50", "p99",
-		"p999", "max", "placement");
+	fprintf(out, "one-way latency (ns; median over rounds of each percentile); spin: "
+		"consumer spinning, one record every %" PRIu64 " ns; sleep: consumer in the "
+		"ring's blocking wait, block: in read(), one record every %" PRIu64 " ns:\n",
+		o->pace_ns, o->sleep_pace_ns);
+	fprintf(out, "  %-19s %6s %5s %7s %7s %7s %7s %8s  %s\n", "kind", "bytes", "wait",
+		"p50", "p90", "p99", "p999", "max", "placement");
 	for (int si = 0; si < o->nlat_sizes; si++) {
-		for (int ki = 0; ki < o->nkinds; ki++) {
-			if (!o->kinds[ki]->latency)
-				continue;
-			summarise(o, &f, o->kinds[ki], o->lat_sizes[si], 1);
-			if (!f.n) {
-				fprintf(out, "  %-19s %6u %7s\n", f.k->name, f.size,
-					f.failed ? "FAILED" : "n/a");
-				continue;
+		for (int w = 0; w < 2; w++) {
+			for (int ki = 0; ki < o->nkinds; ki++) {
+				const struct bench_kind *k = o->kinds[ki];
+
+				if (!lat_runs(o, k, w))
+					continue;
+				summarise(o, &f, k, o->lat_sizes[si], 1, w);
+				if (!f.n) {
+					fprintf(out, "  %-19s %6u %5s %7s\n", k->name, f.size,
+						k->kernel ? "block" : w ? "sleep" : "spin",
+						f.failed ? "FAILED" : "n/a");
+					continue;
+				}
+				fprintf(out, "  %-19s %6u %5s %7.0f %7.0f %7.0f %7.0f %8.0f  %s, %s%s\n",
+					k->name, f.size, k->kernel ? "block" : w ? "sleep" : "spin",
+					stats_median(f.p50, (size_t)f.n),
+					stats_median(f.p90, (size_t)f.n),
+					stats_median(f.p99, (size_t)f.n),
+					stats_median(f.p999, (size_t)f.n),
+					stats_median(f.max, (size_t)f.n),
+					cores_desc(o, k, cb, sizeof(cb)),
+					fig_place(&f, pb, sizeof(pb)), f.failed ? "  FAILED" : "");
 			}
-			fprintf(out, "  %-19s %6u %7.0f %7.0f %7.0f %8.0f  %s%s\n", f.k->name,
-				f.size, stats_median(f.p50, (size_t)f.n),
-				stats_median(f.p99, (size_t)f.n),
-				stats_median(f.p999, (size_t)f.n),
-				stats_median(f.max, (size_t)f.n), fig_place(&f, pb, sizeof(pb)),
-				f.failed ? "  FAILED" : "");
 		}
 	}
 }
@@ -914,7 +1103,10 @@ static void print_json(const struct opts *o)
 	for (int i = 0; i < o->nkinds; i++) {
 		fprintf(jf, "%s{\"name\":", i ? "," : "");
 		json_str(o->kinds[i]->name);
-		fprintf(jf, ",\"peer\":%s,\"how\":", o->kinds[i]->peer ? "true" : "false");
+		fprintf(jf, ",\"peer\":%s,\"kernel\":%s,\"ceiling\":%s,\"how\":",
+			o->kinds[i]->peer ? "true" : "false",
+			o->kinds[i]->kernel ? "true" : "false",
+			o->kinds[i]->ceiling ? "true" : "false");
 		json_str(o->kinds[i]->how);
 		fputc('}', jf);
 	}
@@ -923,6 +1115,8 @@ static void print_json(const struct opts *o)
 		const struct sample *s = &samples[i];
 		const char *who = "";
 		double best = s->latency || s->err ? 0 : best_peer(s->round, s->size, 0, &who);
+		double mem = s->latency || s->err ? 0 : memcpy_rate(s->round, s->size);
+		char cb[96];
 
 		fprintf(jf, "%s{\"kind\":", i ? "," : "");
 		json_str(s->k->name);
@@ -935,19 +1129,29 @@ static void print_json(const struct opts *o)
 			fputc('}', jf);
 			continue;
 		}
+		fprintf(jf, ",\"cores\":\"%s\",\"where\":", s->k->nprod ? "cross" : "one");
+		json_str(cores_desc(o, s->k, cb, sizeof(cb)));
 		fprintf(jf, ",\"placement\":\"%s\",\"pingpong_before_ns\":%.0f,"
 		       "\"pingpong_after_ns\":%.0f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
 		       ",\"missed\":%" PRIu64 ",\"lost\":0",
 		       s->place, s->rt_before, s->rt_after, s->sent, s->moved, s->missed);
-		if (s->latency)
-			fprintf(jf, ",\"lat_ns\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%"
-			       PRIu64 ",\"max\":%" PRIu64 ",\"n\":%" PRIu64 "}",
-			       s->p50, s->p99, s->p999, s->max, s->nlat);
-		else
-			fprintf(jf, ",\"msgs_per_s\":%.0f,\"producer_msgs_per_s\":%.0f,"
-				"\"all_consumers_msgs_per_s\":%.0f", s->rate, s->prod_rate,
-				s->sum_rate);
-		if (best > 0 && !s->k->peer) {
+		if (s->latency) {
+			fprintf(jf, ",\"wait\":\"%s\",\"pace_ns\":%" PRIu64 ",\"lat_ns\":{\"p50\":%"
+				PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+				",\"max\":%" PRIu64 ",\"n\":%" PRIu64 ",\"cdf\":[", wait_name(s),
+				s->sleep ? o->sleep_pace_ns : o->pace_ns, s->p50, s->p90, s->p99,
+				s->p999, s->max, s->nlat);
+			for (int q = 0; q < NQ; q++)
+				fprintf(jf, "%s[%g,%" PRIu64 "]", q ? "," : "", quant_p[q], s->q[q]);
+			fprintf(jf, "]}");
+		} else {
+			fprintf(jf, ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f,"
+				"\"producer_msgs_per_s\":%.0f,\"all_consumers_msgs_per_s\":%.0f",
+				s->rate, s->rate * s->size, s->prod_rate, s->sum_rate);
+			if (mem > 0 && !s->k->ceiling)
+				fprintf(jf, ",\"vs_memcpy\":%.3f", s->rate / mem);
+		}
+		if (best > 0 && !s->k->peer && !s->k->ceiling) {
 			fprintf(jf, ",\"vs_best_peer\":%.3f,\"best_peer\":", s->rate / best);
 			json_str(who);
 		}
@@ -960,17 +1164,20 @@ static void print_csv_header(void)
 {
 	printf("kind,size,round,mode,ok,msgs_per_s,producer_msgs_per_s,sent,received,missed,"
 	       "p50_ns,p99_ns,p999_ns,max_ns,placement,pingpong_before_ns,pingpong_after_ns,"
-	       "error\n");
+	       "error,p90_ns,wait,cores,bytes_per_s\n");
 }
 
 static void print_csv(const struct sample *s)
 {
 	printf("%s,%u,%d,%s,%d,%.0f,%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-	       ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%.0f,%.0f,\"%s\"\n",
+	       ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%.0f,%.0f,\"%s\",%" PRIu64
+	       ",%s,%s,%.0f\n",
 	       s->k->name, s->size, s->round, s->latency ? "latency" : "throughput",
 	       s->err ? 0 : 1, s->rate, s->prod_rate, s->sent, s->moved, s->missed,
 	       s->p50, s->p99, s->p999, s->max, s->place ? s->place : "n/a",
-	       s->rt_before, s->rt_after, s->err ? s->why : "");
+	       s->rt_before, s->rt_after, s->err ? s->why : "", s->p90,
+	       s->latency ? wait_name(s) : "", s->k->nprod ? "cross" : "one",
+	       s->rate * s->size);
 	fflush(stdout);
 }
 
@@ -992,11 +1199,271 @@ static void on_signal(int sig)
 	stop_sig = sig;
 }
 
+/* ---- progress (stderr, only on a terminal) -------------------------------- */
+
+static bool progress_on;
+static uint64_t progress_t0;
+
+static void progress(int done, int total, const struct bench_kind *k, uint32_t size,
+		     const char *what)
+{
+	uint64_t el;
+
+	if (!progress_on)
+		return;
+	el = (tool_now_ns() - progress_t0) / 1000000000ULL;
+	fprintf(stderr, "\r\033[K[%d/%d] %s %u B %s, %" PRIu64 " s", done + 1, total, k->name,
+		size, what, el);
+	if (done > 0)
+		fprintf(stderr, ", ~%" PRIu64 " s left", el * (uint64_t)(total - done) /
+			(uint64_t)done);
+	fflush(stderr);
+}
+
+static void progress_clear(void)
+{
+	if (progress_on) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
+}
+
+/* ---- plots (gnuplot) ------------------------------------------------------ */
+
+static void dat_name(char *buf, size_t len, const struct bench_kind *k)
+{
+	snprintf(buf, len, "%s", k->name);
+}
+
+/* Run gnuplot on DIR/script; 0 or -1 with a message. */
+static int run_gnuplot(const char *dir, const char *script)
+{
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		tool_errno(errno, "fork for gnuplot");
+		return -1;
+	}
+	if (pid == 0) {
+		if (chdir(dir))
+			_exit(126);
+		execlp("gnuplot", "gnuplot", script, (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+			tool_err("--plot: gnuplot not found (Debian: apt-get install gnuplot-nox)");
+		else
+			tool_err("--plot: gnuplot failed on %s/%s", dir, script);
+		return -1;
+	}
+	return 0;
+}
+
+static FILE *plot_file(const char *dir, const char *name)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (!f)
+		tool_errno(errno, "--plot: cannot write %s", path);
+	return f;
+}
+
+/* A colour per kind, the same in every plot (index in all_kinds). */
+static const char *kind_color(const struct bench_kind *k)
+{
+	static const char *const colors[] = {
+		"#1f5fbf", "#e07000", "#2a9d2a", "#c81e1e", "#7b4fb3", "#8c564b", "#d6399c",
+		"#000000", "#8a8a00", "#00a5b8", "#6b6b6b", "#ff69b4", "#4b8b3b", "#b8860b",
+		"#20b2aa", "#800000",
+	};
+
+	for (size_t i = 0; i < NKINDS; i++)
+		if (all_kinds[i] == k)
+			return colors[i % (sizeof(colors) / sizeof(colors[0]))];
+	return "#000000";
+}
+
+/* Line style of a kind: shmring kinds solid and thick, peers dashed. */
+static void plot_style(FILE *g, const struct bench_kind *k, int i)
+{
+	fprintf(g, "lw %d dt %d pt %d lc rgb '%s'", k->peer || k->ceiling ? 1 : 2,
+		k->ceiling ? 3 : k->peer ? 2 : 1, 1 + i % 13, kind_color(k));
+}
+
+/* Throughput vs size, records/s and bytes/s, log-log; one line per kind. */
+static int plot_throughput(const struct opts *o)
+{
+	const char *which[2] = { "throughput", "bandwidth" };
+	struct fig f;
+	char nm[64];
+	int ret = 0;
+	FILE *d = plot_file(o->plot_dir, "throughput.dat"), *g;
+
+	if (!d)
+		return -1;
+	/* one gnuplot data block per kind: size, M rec/s, GB/s */
+	for (int ki = 0; ki < o->nkinds; ki++) {
+		dat_name(nm, sizeof(nm), o->kinds[ki]);
+		fprintf(d, "# %s\n", nm);
+		for (int si = 0; si < o->nsizes; si++) {
+			summarise(o, &f, o->kinds[ki], o->sizes[si], 0, 0);
+			if (!f.n)
+				continue;
+			double r = stats_median(f.v, (size_t)f.n);
+
+			fprintf(d, "%u %.6g %.6g\n", f.size, r / 1e6, r * f.size / 1e9);
+		}
+		fprintf(d, "\n\n");
+	}
+	if (fclose(d))
+		return -1;
+	for (int w = 0; w < 2; w++) {
+		char gp[64];
+
+		snprintf(gp, sizeof(gp), "%s.gp", which[w]);
+		g = plot_file(o->plot_dir, gp);
+		if (!g)
+			return -1;
+		fprintf(g, "set terminal pngcairo size 1000,640 font 'sans,10'\n"
+			"set output '%s.png'\n"
+			"set title 'shmring-bench: %s vs record size (median of %d round(s), "
+			"cross-core CPU %d->%d%s)'\n"
+			"set logscale xy 2\nset logscale y 10\n"
+			"set xlabel 'record size (bytes)'\nset ylabel '%s'\n"
+			"set grid\nset key outside right top\nset format x '%%.0f'\n"
+			"set format y '%%g'\nset termoption noenhanced\nset xtics 4\n", which[w], w ? "bytes/s" : "records/s", o->rounds,
+			o->cpus[0], o->cpus[1], o->rt ? ", SCHED_FIFO" : "",
+			w ? "GB/s (payload)" : "million records/s");
+		fprintf(g, "plot ");
+		for (int ki = 0; ki < o->nkinds; ki++) {
+			fprintf(g, "%s'throughput.dat' index %d using 1:%d with linespoints "
+				"title '%s' ", ki ? ", \\\n     " : "", ki, w ? 3 : 2,
+				o->kinds[ki]->name);
+			plot_style(g, o->kinds[ki], ki);
+		}
+		fprintf(g, "\n");
+		if (fclose(g))
+			return -1;
+		if (run_gnuplot(o->plot_dir, gp))
+			ret = -1;
+	}
+	return ret;
+}
+
+/* Latency CDF per latency size: x latency (log), y percentile; one line per kind and wait. */
+static int plot_latency(const struct opts *o)
+{
+	struct fig f;
+	int ret = 0;
+
+	for (int si = 0; si < o->nlat_sizes; si++) {
+		char dn[64], gp[64];
+		FILE *d, *g;
+		int blocks = 0, bw[2 * MAX_KINDS];
+		char titles[2 * MAX_KINDS][64];
+		const struct bench_kind *bk[2 * MAX_KINDS];
+
+		snprintf(dn, sizeof(dn), "latency-%u.dat", o->lat_sizes[si]);
+		snprintf(gp, sizeof(gp), "latency-%u.gp", o->lat_sizes[si]);
+		d = plot_file(o->plot_dir, dn);
+		if (!d)
+			return -1;
+		for (int w = 0; w < 2; w++) {
+			for (int ki = 0; ki < o->nkinds; ki++) {
+				const struct bench_kind *k = o->kinds[ki];
+
+				if (!lat_runs(o, k, w))
+					continue;
+				summarise(o, &f, k, o->lat_sizes[si], 1, w);
+				if (!f.n)
+					continue;
+				fprintf(d, "# %s %s\n", k->name, k->kernel ? "block" :
+					w ? "sleep" : "spin");
+				for (int q = 0; q < NQ; q++)
+					fprintf(d, "%.0f %g\n",
+						stats_median(f.q[q], (size_t)f.n) + 1, quant_p[q]);
+				fprintf(d, "\n\n");
+				snprintf(titles[blocks], sizeof(titles[blocks]), "%s (%s)",
+					 k->name, k->kernel ? "block" : w ? "sleep" : "spin");
+				bw[blocks] = w;
+				bk[blocks++] = k;
+			}
+		}
+		if (fclose(d))
+			return -1;
+		if (!blocks)
+			continue;
+		g = plot_file(o->plot_dir, gp);
+		if (!g)
+			return -1;
+		fprintf(g, "set terminal pngcairo size 1000,640 font 'sans,10'\n"
+			"set output 'latency-%u.png'\n"
+			"set title 'shmring-bench: one-way latency, %u-byte records, cross-core CPU "
+			"%d->%d (CDF, median of %d round(s) per percentile)'\n"
+			"set logscale x 10\nset xlabel 'latency (ns, log)'\n"
+			"set ylabel 'percentile'\nset yrange [0:100]\nset ytics 10\n"
+			"set format x '%%g'\nset termoption noenhanced\n"
+			"set grid\nset key outside right top\n", o->lat_sizes[si],
+			o->lat_sizes[si], o->cpus[0], o->cpus[1], o->rounds);
+		fprintf(g, "plot ");
+		for (int b = 0; b < blocks; b++) {
+			fprintf(g, "%s'%s' index %d using 1:2 with lines title '%s' ",
+				b ? ", \\\n     " : "", dn, b, titles[b]);
+			/* colour: the kind; solid: spin, dashed: sleep, dotted: block */
+			fprintf(g, "lw %d dt %d lc rgb '%s'", bk[b]->peer ? 1 : 2,
+				bk[b]->kernel ? 3 : bw[b] ? 2 : 1, kind_color(bk[b]));
+		}
+		fprintf(g, "\n");
+		if (fclose(g))
+			return -1;
+		if (run_gnuplot(o->plot_dir, gp))
+			ret = -1;
+	}
+	return ret;
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+struct tally {
+	int failed, ran, unavail;
+};
+
+static int run_one(const struct opts *o, FILE *prog, const struct bench_kind *k,
+		   uint32_t size, int round, int latency, int sleep, struct tally *t)
+{
+	struct sample *s = new_sample();
+
+	if (!s) {
+		tool_err("out of memory");
+		return -1;
+	}
+	run_sample(o, k, size, round, latency, sleep, s);
+	progress_clear();
+	print_sample_text(o, prog, s);
+	if (o->csv)
+		print_csv(s);
+	if (s->err && s->err != -EOPNOTSUPP)
+		t->failed++;
+	else if (!s->err)
+		t->ran++;
+	if (s->err == -ENODEV || s->err == -EACCES)
+		t->unavail++;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
+	struct tally t = { 0, 0, 0 };
 	FILE *prog;
-	int ret, failed = 0, ran = 0, unavail = 0;
+	int ret, total = 0, done = 0;
 
 	tool_set_name(argv[0]);
 	ret = parse_opts(argc, argv, &o);
@@ -1008,10 +1475,12 @@ int main(int argc, char **argv)
 	signal(SIGHUP, on_signal);
 	tool_set_rt(o.rt);
 	bench_nopause = getenv("SHMRING_BENCH_NOPAUSE") && !strcmp(getenv("SHMRING_BENCH_NOPAUSE"), "1");
+	progress_on = !o.quiet && isatty(STDERR_FILENO);
+	progress_t0 = tool_now_ns();
 
-	fprintf(prog, "shmring-bench: producer on CPU %d, consumer on CPU %d; %d round(s); "
-		"placement from a ping-pong before/after each sample%s\n",
-		o.cpus[0], o.cpus[1], o.rounds,
+	fprintf(prog, "shmring-bench: producer on CPU %d, consumer on CPU %d (cross-core; memcpy "
+		"on CPU %d alone); %d round(s); placement from a ping-pong before/after each "
+		"sample%s\n", o.cpus[0], o.cpus[1], o.cpus[1], o.rounds,
 		tool_cpu_emulated() ? " (emulated CPU: placement means nothing)" : "");
 	clock_ns = clock_cost_ns();
 	fprintf(prog, "latency clock: CLOCK_MONOTONIC (vDSO), back-to-back reads differ by "
@@ -1020,55 +1489,41 @@ int main(int argc, char **argv)
 	if (o.csv)
 		print_csv_header();
 
+	for (int ki = 0; ki < o.nkinds; ki++) {
+		total += o.nsizes;
+		for (int w = 0; w < 2; w++)
+			total += lat_runs(&o, o.kinds[ki], w) ? o.nlat_sizes : 0;
+	}
+	total *= o.rounds;
+
 	for (int r = 0; r < o.rounds && !stop_sig; r++) {
 		fprintf(prog, "round %d/%d\n", r + 1, o.rounds);
 		/* rotate the order of kinds each round, so none always runs first */
 		for (int si = 0; si < o.nsizes && !stop_sig; si++) {
 			for (int j = 0; j < o.nkinds && !stop_sig; j++) {
 				const struct bench_kind *k = o.kinds[(j + r) % o.nkinds];
-				struct sample *s = new_sample();
 
-				if (!s) {
-					tool_err("out of memory");
+				progress(done++, total, k, o.sizes[si], "throughput");
+				if (run_one(&o, prog, k, o.sizes[si], r, 0, 0, &t))
 					return TOOL_EXIT_FAIL;
-				}
-				run_sample(&o, k, o.sizes[si], r, 0, s);
-				print_sample_text(prog, s);
-				if (o.csv)
-					print_csv(s);
-				if (s->err && s->err != -EOPNOTSUPP)
-					failed++;
-				else if (!s->err)
-					ran++;
-				if (s->err == -ENODEV || s->err == -EACCES)
-					unavail++;
 			}
 		}
 		for (int si = 0; si < o.nlat_sizes && !stop_sig; si++) {
-			for (int j = 0; j < o.nkinds && !stop_sig; j++) {
-				const struct bench_kind *k = o.kinds[(j + r) % o.nkinds];
-				struct sample *s;
+			for (int w = 0; w < 2; w++) {
+				for (int j = 0; j < o.nkinds && !stop_sig; j++) {
+					const struct bench_kind *k = o.kinds[(j + r) % o.nkinds];
 
-				if (!k->latency)
-					continue;
-				s = new_sample();
-				if (!s) {
-					tool_err("out of memory");
-					return TOOL_EXIT_FAIL;
+					if (!lat_runs(&o, k, w))
+						continue;
+					progress(done++, total, k, o.lat_sizes[si],
+						 w ? "latency (sleep)" : "latency (spin)");
+					if (run_one(&o, prog, k, o.lat_sizes[si], r, 1, w, &t))
+						return TOOL_EXIT_FAIL;
 				}
-				run_sample(&o, k, o.lat_sizes[si], r, 1, s);
-				print_sample_text(prog, s);
-				if (o.csv)
-					print_csv(s);
-				if (s->err && s->err != -EOPNOTSUPP)
-					failed++;
-				else if (!s->err)
-					ran++;
-				if (s->err == -ENODEV || s->err == -EACCES)
-					unavail++;
 			}
 		}
 	}
+	progress_clear();
 	if (o.json) {
 		jf = stdout;
 		print_json(&o);
@@ -1091,16 +1546,24 @@ int main(int argc, char **argv)
 		tool_err("interrupted");
 		return TOOL_EXIT_FAIL;
 	}
-	if (failed && failed == unavail) {
+	if (o.plot_dir && t.ran) {
+		int p1 = plot_throughput(&o), p2 = plot_latency(&o);
+
+		if (p1 || p2)
+			return TOOL_EXIT_FAIL;
+		fprintf(prog, "plots: %s/throughput.png, %s/bandwidth.png%s\n", o.plot_dir,
+			o.plot_dir, o.nlat_sizes ? ", latency-<size>.png" : "");
+	}
+	if (t.failed && t.failed == t.unavail) {
 		tool_err("%d sample(s) could not get ring memory (--backend device needs the "
 			 "shmring module and access to /dev/shmring; --backend shm or auto "
-			 "use /dev/shm)", failed);
+			 "use /dev/shm)", t.failed);
 		return TOOL_EXIT_RING;
 	}
-	if (failed) {
-		tool_err("%d sample(s) failed", failed);
+	if (t.failed) {
+		tool_err("%d sample(s) failed", t.failed);
 		return TOOL_EXIT_FAIL;
 	}
 	free(samples);
-	return ran ? TOOL_EXIT_OK : TOOL_EXIT_RING;
+	return t.ran ? TOOL_EXIT_OK : TOOL_EXIT_RING;
 }
