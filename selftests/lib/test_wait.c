@@ -262,7 +262,19 @@ TEST(bad_role)
 	o.role = 3;
 	EXPECT_EQ(-EINVAL, shmring_region_open(wname(n, "role"), &o, &r));
 	EXPECT_EQ(NULL, r);
+	o.role = SHMRING_ROLE_PRODUCER;
+	o.reserved0 = 1;
+	EXPECT_EQ(-EINVAL, shmring_region_open(n, &o, &r));
 	EXPECT_EQ(-ENOENT, shmring_region_unlink(n, 0));
+	/* The first version of the struct (40 bytes, before role): role NONE,
+	 * whatever follows in memory. */
+	o.reserved0 = 0;
+	o.size = 40;
+	ASSERT_EQ(0, shmring_region_open(n, &o, &r));
+	EXPECT_EQ(SHMRING_ROLE_NONE, r->role);
+	EXPECT_FALSE(shmring_peer_gone(r));
+	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_region_unlink(n, 0));
 }
 
 struct pub_target {
