@@ -22,6 +22,7 @@
 
 #include <shmring/seg.h>
 #include <shmring/mpsc.h>
+#include <shmring/wait.h>
 
 #include "kselftest_harness.h"
 
@@ -486,6 +487,292 @@ TEST(hostile_barrier_and_header)
 	ASSERT_EQ(0, shmring_seg_join(name, 0, NULL, &x));
 	shmring_seg_leave(x);
 	shmring_region_close(r);
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/* A fixture only for the harness's per-test timeout of the long tests. */
+FIXTURE(seg_slow) {
+	int unused;
+};
+
+FIXTURE_SETUP(seg_slow)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(seg_slow)
+{
+}
+
+/* ---- sleeping barrier, wakeups, dead participants (issue 4) ------------ */
+
+/* Long runs: SHMRING_TEST_SCALE (a factor) overrides; the device (TCG)
+ * and SHMRING_TEST_QUICK=1 use 0.02, the sanitizers 0.2. */
+static uint32_t scaled_by(uint32_t n, const struct shmring_seg *s)
+{
+	const char *e = getenv("SHMRING_TEST_SCALE");
+	const char *q = getenv("SHMRING_TEST_QUICK");
+	double f = 1.0;
+
+	if (e && *e)
+		f = strtod(e, NULL);
+	else if ((q && *q && *q != '0') ||
+		 s->region->backend == SHMRING_BACKEND_DEVICE)
+		f = 0.02;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	else
+		f = 0.2;
+#endif
+	if (!(f > 0))
+		f = 0.02;
+	n = (uint32_t)((double)n * f);
+	return n ? n : 1;
+}
+
+/* Until someone is armed on the barrier doorbell (bounded), then a bit. */
+static void await_barrier_sleeper(const struct shmring_seg *s)
+{
+	const struct shmring_region *r = s->region;
+
+	for (int i = 0; r->bells && i < 200000; i++) {
+		if (__atomic_load_n(&r->bells[SHMRING_SEG_DB_BARRIER].armed,
+				    __ATOMIC_ACQUIRE))
+			break;
+		usleep(100);
+	}
+	usleep(r->bells ? 20000 : 50000);
+}
+
+struct late_arrival {
+	struct shmring_seg *watch;	/* the sleeper's handle */
+	struct shmring_seg *s;		/* arrive with it, or */
+	pid_t victim;			/* SIGKILL this */
+	int ret;
+};
+
+static void *late_act(void *arg)
+{
+	struct late_arrival *l = arg;
+
+	await_barrier_sleeper(l->watch);
+	if (l->victim > 0)
+		l->ret = kill(l->victim, SIGKILL);
+	else
+		l->ret = shmring_seg_barrier(l->s, 10 * SEC);
+	return NULL;
+}
+
+/* A participant asleep at the barrier wakes when the last one arrives. */
+TEST(wake_on_last_arrival)
+{
+	struct shmring_wait_stats st;
+	struct late_arrival l = { 0 };
+	struct shmring_seg *a, *b;
+	char name[SHMRING_NAME_MAX];
+	pthread_t th;
+
+	uname_(name, "wake");
+	ASSERT_EQ(0, shmring_seg_create(name, 2, 64, 0, NULL, &a));
+	ASSERT_EQ(0, shmring_seg_join(name, 1, NULL, &b));
+	shmring_wait_stats_get(&st, true);
+	l.watch = a;
+	l.s = b;
+	ASSERT_EQ(0, pthread_create(&th, NULL, late_act, &l));
+	EXPECT_EQ(0, shmring_seg_barrier(a, 10 * SEC));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, l.ret);
+	EXPECT_EQ(1U, shmring_seg_epoch(a));
+	EXPECT_EQ(1U, shmring_seg_epoch(b));
+	shmring_wait_stats_get(&st, false);
+	if (a->region->bells) {
+		EXPECT_LE(1U, st.sleeps);	/* it really slept */
+		EXPECT_LE(1U, st.kicks);	/* and the last arrival kicked */
+	}
+	shmring_seg_leave(a);
+	shmring_seg_leave(b);
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/*
+ * No lost wakeup: two processes pass many barriers, each with random
+ * pauses and mostly minimal spins (so they sleep often); every barrier has
+ * a 10 s timeout, so a lost wakeup is a failure, not a hang.
+ */
+static int jittery(struct shmring_seg *s, uint32_t epochs, uint64_t seed)
+{
+	uint64_t rnd = seed | 1;
+	uint32_t e;
+
+	for (e = 0; e < epochs; e++) {
+		rnd ^= rnd << 13;
+		rnd ^= rnd >> 7;
+		rnd ^= rnd << 17;
+		if ((rnd & 255) == 0)
+			usleep((unsigned int)(rnd >> 40) % 200);
+		s->spin = (rnd >> 20 & 3) ? 1 : SHMRING_SEG_SPIN;
+		*(uint64_t *)shmring_seg_mine(s) = (uint64_t)e << 8 | shmring_seg_index(s);
+		if (shmring_seg_barrier(s, 10 * SEC))
+			return 1;
+		for (uint32_t j = 0; j < shmring_seg_nparts(s); j++)
+			if (*(const uint64_t *)shmring_seg_peer(s, j) != ((uint64_t)e << 8 | j))
+				return 2;
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(seg_slow, no_lost_wakeup_processes, 300)
+{
+	struct shmring_wait_stats st;
+	struct shmring_seg *a;
+	char name[SHMRING_NAME_MAX];
+	uint32_t epochs;
+	pid_t kid;
+
+	uname_(name, "nolost");
+	ASSERT_EQ(0, shmring_seg_create(name, 2, 64, 0, NULL, &a));
+	epochs = scaled_by(200000, a);
+	shmring_wait_stats_get(&st, true);
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (kid == 0) {
+		struct shmring_seg *b;
+
+		child_guard(240);
+		if (shmring_seg_join(name, 1, NULL, &b))
+			_exit(20);
+		_exit(jittery(b, epochs, 0xabcdef12345ULL));
+	}
+	EXPECT_EQ(0, jittery(a, epochs, 0x9e3779b97f4a7c15ULL));
+	EXPECT_EQ(0, wait_child(kid));
+	EXPECT_EQ((uint64_t)epochs, shmring_seg_epoch(a));
+	shmring_wait_stats_get(&st, false);
+	TH_LOG("%u epochs; here: %llu sleeps, %llu woken, %llu spurious, %llu kicks",
+	       epochs, (unsigned long long)st.sleeps, (unsigned long long)st.wakeups,
+	       (unsigned long long)st.spurious, (unsigned long long)st.kicks);
+	shmring_seg_leave(a);
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/*
+ * Busy barrier: wakeup suppression. A kick is issued only for a sleeper
+ * that armed itself, so over a busy run the kicks of both sides stay
+ * within the sleeps of both sides (plus a stale armed flag now and then:
+ * at most 1 per 1000 epochs). Without suppression every epoch would kick.
+ * (How often they sleep depends on the machine's load: on an idle machine
+ * almost never, on an overloaded one often; that is not asserted.)
+ */
+TEST_F_TIMEOUT(seg_slow, busy_barrier_few_kicks, 120)
+{
+	struct shmring_wait_stats st;
+	struct shmring_seg *a;
+	char name[SHMRING_NAME_MAX];
+	uint64_t kicks = 0, sleeps = 0;
+	uint32_t epochs, e;
+	int fds[2];
+	pid_t kid;
+
+	uname_(name, "busy");
+	ASSERT_EQ(0, shmring_seg_create(name, 2, 64, 0, NULL, &a));
+	epochs = scaled_by(50000, a);
+	ASSERT_EQ(0, pipe(fds));
+	shmring_wait_stats_get(&st, true);
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (kid == 0) {
+		struct shmring_seg *b;
+
+		close(fds[0]);
+		child_guard(100);
+		shmring_wait_stats_get(&st, true);
+		if (shmring_seg_join(name, 1, NULL, &b))
+			_exit(20);
+		for (e = 0; e < epochs; e++)
+			if (shmring_seg_barrier(b, 10 * SEC))
+				_exit(21);
+		shmring_wait_stats_get(&st, false);
+		if (write(fds[1], &st.kicks, 8) != 8 || write(fds[1], &st.sleeps, 8) != 8)
+			_exit(22);
+		_exit(0);
+	}
+	close(fds[1]);
+	for (e = 0; e < epochs; e++) {
+		volatile uint32_t spin = 0;
+
+		while (spin < 200)
+			spin++;
+		ASSERT_EQ(0, shmring_seg_barrier(a, 10 * SEC));
+	}
+	EXPECT_EQ(0, wait_child(kid));
+	ASSERT_EQ(8, read(fds[0], &kicks, 8));
+	ASSERT_EQ(8, read(fds[0], &sleeps, 8));
+	close(fds[0]);
+	shmring_wait_stats_get(&st, false);
+	TH_LOG("%u epochs: %llu + %llu kicks, %llu + %llu sleeps", epochs,
+	       (unsigned long long)st.kicks, (unsigned long long)kicks,
+	       (unsigned long long)st.sleeps, (unsigned long long)sleeps);
+	EXPECT_GE(st.sleeps + sleeps + epochs / 1000, st.kicks + kicks);
+	shmring_seg_leave(a);
+	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
+}
+
+/*
+ * A participant's process is SIGKILLed before it arrives while another
+ * sleeps at the barrier: the sleeper gets -EPIPE (within about 50 ms, not
+ * its 30 s timeout), the barrier word is consistent, and a new process
+ * takes the dead one's index over and the barrier completes.
+ */
+TEST_F_TIMEOUT(seg_slow, participant_killed, 120)
+{
+	struct late_arrival l = { 0 };
+	struct shmring_seg *a, *b;
+	char name[SHMRING_NAME_MAX];
+	int fds[2], ready = 0;
+	pthread_t th;
+	pid_t kid;
+
+	uname_(name, "kill");
+	ASSERT_EQ(0, shmring_seg_create(name, 2, 64, 0, NULL, &a));
+	ASSERT_EQ(0, pipe(fds));
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (kid == 0) {
+		close(fds[0]);
+		child_guard(60);
+		if (shmring_seg_join(name, 1, NULL, &b))
+			_exit(20);
+		if (write(fds[1], &ready, sizeof(ready)) != sizeof(ready))
+			_exit(21);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	ASSERT_EQ(sizeof(ready), (size_t)read(fds[0], &ready, sizeof(ready)));
+	close(fds[0]);
+	/* held by a live process */
+	EXPECT_EQ(-EBUSY, shmring_seg_join(name, 1, NULL, &b));
+	l.watch = a;
+	l.victim = kid;
+	ASSERT_EQ(0, pthread_create(&th, NULL, late_act, &l));
+	EXPECT_EQ(-EPIPE, shmring_seg_barrier(a, 30 * SEC));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(0, l.ret);
+	EXPECT_EQ(128 + SIGKILL, wait_child(kid));
+	EXPECT_EQ(0U, shmring_seg_epoch(a));
+	EXPECT_EQ(SEG_TEST_W(0, 0), atomic_load(&a->sh->barrier));
+	EXPECT_EQ(0U, shmring_seg_timeouts(a));
+	/* the dead process's index is free for a new one */
+	kid = fork();
+	ASSERT_GE(kid, 0);
+	if (kid == 0) {
+		child_guard(20);
+		if (shmring_seg_join(name, 1, NULL, &b))
+			_exit(20);
+		_exit(shmring_seg_barrier(b, 10 * SEC) ? 21 : 0);
+	}
+	EXPECT_EQ(0, shmring_seg_barrier(a, 10 * SEC));
+	EXPECT_EQ(0, wait_child(kid));
+	EXPECT_EQ(1U, shmring_seg_epoch(a));
+	shmring_seg_leave(a);
 	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
 }
 

@@ -3,7 +3,9 @@
  * libshmring: synchronised segments (see shmring/seg.h and docs/seg.md).
  */
 #include <errno.h>
-#include <sched.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,50 +34,69 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static inline void cpu_relax(void)
+/* Sleeps are cut in slices this long to look for dead participants. */
+#define SEG_SLICE_NS	50000000ULL
+
+/* pid exited: no such process, or a zombie its parent has not reaped. */
+static bool pid_dead(pid_t pid)
 {
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
+	char path[48], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0)
+		return false;
+	if (kill(pid, 0) < 0)
+		return errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
 /*
- * The one place the barrier waits: spin, then yield, then check the
- * deadline. The wakeups issue replaces it with a sleep on a doorbell.
+ * A participant that has not arrived at the barrier of epoch e is held by
+ * a process that no longer exists: the barrier cannot complete. (Free
+ * indexes are not counted: someone may still join them.)
  */
-struct seg_wait {
-	uint64_t deadline;	/* UINT64_MAX: never */
-	uint32_t spin;
+static bool seg_peer_dead(const struct shmring_seg *s, uint32_t e)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nparts; i++) {
+		const struct shmring_seg_part *p = &s->sh->part[i];
+		uint64_t o = atomic_load_explicit(&p->owner, memory_order_relaxed);
+
+		if (!o || (uint32_t)atomic_load_explicit(&p->arrived,
+							 memory_order_relaxed) == e + 1)
+			continue;
+		if (pid_dead((pid_t)(o >> 32)))
+			return true;
+	}
+	return false;
+}
+
+/* The barrier's wait condition: the word left (e, 1..n-1). */
+struct seg_cond {
+	_Atomic uint64_t *barrier;
+	uint64_t w;
+	uint32_t e;
 	uint32_t n;
 };
 
-static void seg_wait_init(struct seg_wait *w, uint32_t spin, uint64_t timeout_ns)
+static bool seg_moved(void *arg)
 {
-	uint64_t now = now_ns();
+	struct seg_cond *c = arg;
 
-	w->spin = spin;
-	w->n = 0;
-	if (timeout_ns == SHMRING_SEG_FOREVER || timeout_ns > UINT64_MAX - now)
-		w->deadline = UINT64_MAX;
-	else
-		w->deadline = now + timeout_ns;
-}
-
-static int seg_wait(struct seg_wait *w)
-{
-	if (++w->n < w->spin) {
-		cpu_relax();
-		if (w->n & 255)
-			return 0;
-	} else {
-		w->n = 0;
-		sched_yield();
-	}
-	if (w->deadline != UINT64_MAX && now_ns() >= w->deadline)
-		return -ETIMEDOUT;
-	return 0;
+	c->w = atomic_load_explicit(c->barrier, memory_order_acquire);
+	return SEG_EPOCH(c->w) != c->e || !SEG_COUNT(c->w) || SEG_COUNT(c->w) >= c->n;
 }
 
 static uint64_t stride_for(uint64_t seg_bytes)
@@ -130,8 +151,20 @@ static int claim_index(struct shmring_seg *s)
 		   (atomic_fetch_add_explicit(&join_ids, 1, memory_order_relaxed) + 1U);
 	if (!atomic_compare_exchange_strong_explicit(&p->owner, &cur, s->owner,
 						     memory_order_acq_rel,
-						     memory_order_relaxed))
-		return -EBUSY;
+						     memory_order_relaxed)) {
+		/*
+		 * Held. By a process that died while not counted in the
+		 * current barrier (its arrival mark is not epoch + 1)? Then
+		 * take the index over; a counted one stays counted.
+		 */
+		w = atomic_load_explicit(&s->sh->barrier, memory_order_acquire);
+		if ((uint32_t)atomic_load_explicit(&p->arrived, memory_order_relaxed) ==
+		    SEG_EPOCH(w) + 1 || !pid_dead((pid_t)(cur >> 32)) ||
+		    !atomic_compare_exchange_strong_explicit(&p->owner, &cur, s->owner,
+							     memory_order_acq_rel,
+							     memory_order_relaxed))
+			return -EBUSY;
+	}
 	w = atomic_load_explicit(&s->sh->barrier, memory_order_acquire);
 	if (SEG_COUNT(w) >= s->nparts) {
 		atomic_store_explicit(&p->owner, 0, memory_order_release);
@@ -347,9 +380,11 @@ static int passed(struct shmring_seg *s)
 int shmring_seg_barrier(struct shmring_seg *s, uint64_t timeout_ns)
 {
 	struct shmring_seg_shared *sh;
-	struct seg_wait wt;
-	uint64_t w, nw;
-	uint32_t e, n, c;
+	struct shmring_wait_opts wo;
+	struct seg_cond cond;
+	uint64_t w, nw, deadline, now;
+	uint32_t e, n, c, tries = 0;
+	int ret = -ETIMEDOUT;
 
 	if (!s)
 		return -EINVAL;
@@ -358,7 +393,9 @@ int shmring_seg_barrier(struct shmring_seg *s, uint64_t timeout_ns)
 	sh = s->sh;
 	n = s->nparts;
 	e = (uint32_t)s->epoch;
-	seg_wait_init(&wt, s->spin, timeout_ns);
+	now = now_ns();
+	deadline = timeout_ns == SHMRING_SEG_FOREVER || timeout_ns > UINT64_MAX - now ?
+		   UINT64_MAX : now + timeout_ns;
 	atomic_store_explicit(&sh->part[s->index].arrived, (uint32_t)(e + 1),
 			      memory_order_relaxed);
 
@@ -379,26 +416,59 @@ int shmring_seg_barrier(struct shmring_seg *s, uint64_t timeout_ns)
 							  memory_order_relaxed))
 			break;
 		/* only a hostile writer can make this fail for ever */
-		if (seg_wait(&wt)) {
+		if (!(++tries & 255) && now_ns() >= deadline) {
 			atomic_store_explicit(&sh->part[s->index].arrived, e,
 					      memory_order_relaxed);
 			return -ETIMEDOUT;
 		}
 	}
-	if (c == n)
+	if (c == n) {
+		/*
+		 * We completed it: wake the sleepers, after the CAS that is
+		 * the publication they wait for (docs/seg.md, "Sleeping").
+		 * A fence and a load when nobody sleeps.
+		 */
+		shmring_notify(s->region, SHMRING_SEG_DB_BARRIER);
 		return passed(s);
-
-	for (;;) {
-		w = atomic_load_explicit(&sh->barrier, memory_order_acquire);
-		if (SEG_EPOCH(w) != e)
-			return SEG_EPOCH(w) == (uint32_t)(e + 1) ? passed(s) : broken(s);
-		if (!SEG_COUNT(w) || SEG_COUNT(w) >= n)
-			return broken(s);	/* we are counted: never 0 */
-		if (seg_wait(&wt))
-			break;
 	}
 
-	/* Timed out: withdraw, unless the barrier completes first. */
+	/*
+	 * Wait for the word to leave (e, 1..n-1): spin, then sleep on the
+	 * barrier doorbell in slices of at most 50 ms, after each of which
+	 * we look for a participant whose process died before arriving.
+	 */
+	memset(&wo, 0, sizeof(wo));
+	wo.size = sizeof(wo);
+	wo.spin_ns = s->spin;
+	cond.barrier = &sh->barrier;
+	cond.w = w;
+	cond.e = e;
+	cond.n = n;
+	for (;;) {
+		int r;
+
+		now = now_ns();
+		if (now >= deadline) {
+			w = atomic_load_explicit(&sh->barrier, memory_order_acquire);
+			break;
+		}
+		wo.timeout_ns = deadline - now < SEG_SLICE_NS ? deadline - now : SEG_SLICE_NS;
+		r = shmring_wait(s->region, SHMRING_SEG_DB_BARRIER, seg_moved, &cond, &wo);
+		w = cond.w;
+		if (r == 0) {
+			if (SEG_EPOCH(w) != e)
+				return SEG_EPOCH(w) == (uint32_t)(e + 1) ? passed(s) : broken(s);
+			return broken(s);	/* we are counted: never 0, never n */
+		}
+		if (r != -ETIMEDOUT || seg_peer_dead(s, e)) {
+			ret = r == -ETIMEDOUT ? -EPIPE : r;
+			w = atomic_load_explicit(&sh->barrier, memory_order_acquire);
+			break;
+		}
+	}
+
+	/* Timed out, or a participant died: withdraw, unless the barrier
+	 * completes first. */
 	for (;;) {
 		if (SEG_EPOCH(w) != e)
 			return SEG_EPOCH(w) == (uint32_t)(e + 1) ? passed(s) : broken(s);
@@ -411,8 +481,9 @@ int shmring_seg_barrier(struct shmring_seg *s, uint64_t timeout_ns)
 			break;
 	}
 	atomic_store_explicit(&sh->part[s->index].arrived, e, memory_order_relaxed);
-	atomic_fetch_add_explicit(&sh->timeouts, 1, memory_order_relaxed);
-	return -ETIMEDOUT;
+	if (ret == -ETIMEDOUT)
+		atomic_fetch_add_explicit(&sh->timeouts, 1, memory_order_relaxed);
+	return ret;
 }
 
 int shmring_seg_missing(const struct shmring_seg *s, uint32_t *idx, uint32_t max)

@@ -39,6 +39,7 @@
 #include <stdint.h>
 #include <shmring/region.h>
 #include <shmring/hdr.h>
+#include <shmring/wait.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,8 +49,10 @@ extern "C" {
 #define SHMRING_SEG_LAYOUT	1
 #define SHMRING_SEG_MAX_PARTS	1024U
 #define SHMRING_SEG_MAX_BYTES	(1ULL << 30)	/* per segment */
-/* Blocking calls: polls before each sched_yield() (0 in opts = this). */
-#define SHMRING_SEG_SPIN	1024U
+/* Barrier: nanoseconds to spin before sleeping (0 in opts = this). */
+#define SHMRING_SEG_SPIN	SHMRING_WAIT_SPIN_DEFAULT_NS
+/* The barrier's doorbell: the last arrival rings it (shmring/wait.h). */
+#define SHMRING_SEG_DB_BARRIER	2U
 #define SHMRING_SEG_FOREVER	UINT64_MAX
 
 /* One participant's line in META. */
@@ -75,7 +78,7 @@ struct shmring_seg_opts {
 	uint32_t flags;		/* create: SHMRING_F_EXCL, SHMRING_F_NOHUGE */
 	uint32_t backend;	/* enum shmring_backend (0: AUTO) */
 	uint32_t mode;		/* create: permission bits; 0 means 0600 */
-	uint32_t spin;		/* polls before each sched_yield(); 0 = default */
+	uint32_t spin;		/* barrier: ns to spin before sleeping; 0 = default */
 	uint32_t reserved0;	/* 0 */
 	uint64_t attach_timeout_ns;	/* wait for a creator still
 					 * initialising; 0 = 2 s */
@@ -104,7 +107,9 @@ struct shmring_seg {
  * SHMRING_F_EXCL an existing segment region of the same geometry is joined
  * instead (another geometry: -EINVAL). Returns 0 and *out, or a negative
  * errno: -EINVAL (index >= nparts, bad sizes), -EBUSY (index already
- * joined), region errors, -EPROTO, -EMEDIUMTYPE, -ETIMEDOUT.
+ * joined by a live process; the index of a process that died is taken
+ * over unless its arrival is counted in the current barrier), region
+ * errors, -EPROTO, -EMEDIUMTYPE, -ETIMEDOUT.
  */
 int shmring_seg_create(const char *name, uint32_t nparts, uint64_t seg_bytes,
 		       uint32_t index, const struct shmring_seg_opts *opts,
@@ -139,11 +144,14 @@ void *shmring_seg_mine(struct shmring_seg *s);
 const void *shmring_seg_peer(const struct shmring_seg *s, uint32_t index);
 
 /*
- * Arrive and wait (spin, then yield) until all nparts participants have
- * arrived, at most timeout_ns (SHMRING_SEG_FOREVER: no limit; 0: a few
- * hundred polls). Returns 0
- * (the epoch advanced), -ETIMEDOUT (arrival withdrawn, state consistent,
- * call again), -EPROTO (corrupt barrier word; sticky).
+ * Arrive and wait until all nparts participants have arrived, at most
+ * timeout_ns (SHMRING_SEG_FOREVER: no limit; 0: a few polls): spin
+ * opts.spin ns, then sleep on doorbell SHMRING_SEG_DB_BARRIER, which the
+ * last arrival rings. Returns 0 (the epoch advanced), -ETIMEDOUT (arrival
+ * withdrawn, state consistent, call again), -EPIPE (a participant that has
+ * not arrived is held by a process that died: found within about 50 ms of
+ * sleeping; arrival withdrawn as for -ETIMEDOUT), -EPROTO (corrupt barrier
+ * word; sticky).
  */
 int shmring_seg_barrier(struct shmring_seg *s, uint64_t timeout_ns);
 
