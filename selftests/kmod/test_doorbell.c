@@ -725,7 +725,7 @@ TEST_F(db, bell_page_writable_on_rdonly_attach)
  * Races: register/clear/close of eventfds from several threads while
  * another thread kicks and another binds and releases files.
  */
-#define RACE_ITERS	10000
+#define RACE_ITERS	4000
 
 struct race {
 	const char *name;
@@ -790,7 +790,7 @@ static void *race_files(void *arg)
 	return NULL;
 }
 
-TEST_F(db, eventfd_register_clear_close_races)
+TEST_F_TIMEOUT(db, eventfd_register_clear_close_races, 240)
 {
 	struct race r = { .name = self->name, .fd = self->fd };
 	pthread_t t[5];
