@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <sched.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1386,9 +1387,15 @@ static int plot_latency(const struct opts *o)
 					continue;
 				fprintf(d, "# %s %s\n", k->name, k->kernel ? "block" :
 					w ? "sleep" : "spin");
+				/*
+				 * columns: latency ns, percentile, "nines" of the
+				 * percentile (-log10(1 - p), the max drawn at 5)
+				 */
 				for (int q = 0; q < NQ; q++)
-					fprintf(d, "%.0f %g\n",
-						stats_median(f.q[q], (size_t)f.n) + 1, quant_p[q]);
+					fprintf(d, "%.0f %g %.4f\n",
+						stats_median(f.q[q], (size_t)f.n) + 1, quant_p[q],
+						quant_p[q] >= 100 ? 5.0 :
+						-log10(1.0 - quant_p[q] / 100.0));
 				fprintf(d, "\n\n");
 				snprintf(titles[blocks], sizeof(titles[blocks]), "%s (%s)",
 					 k->name, k->kernel ? "block" : w ? "sleep" : "spin");
@@ -1408,16 +1415,18 @@ static int plot_latency(const struct opts *o)
 			"set title 'shmring-bench: one-way latency, %u-byte records, cross-core CPU "
 			"%d->%d (CDF, median of %d round(s) per percentile)'\n"
 			"set logscale x 10\nset xlabel 'latency (ns, log)'\n"
-			"set ylabel 'percentile'\nset yrange [0:100]\nset ytics 10\n"
+			"set ylabel 'percentile (tail scale)'\nset yrange [0:5.1]\n"
+			"set ytics ('0' 0, '50' 0.301, '75' 0.602, '90' 1, '99' 2, '99.9' 3, "
+			"'99.99' 4, 'max' 5)\n"
 			"set format x '%%g'\nset termoption noenhanced\n"
 			"set grid\nset key outside right top\n", o->lat_sizes[si],
 			o->lat_sizes[si], o->cpus[0], o->cpus[1], o->rounds);
 		fprintf(g, "plot ");
 		for (int b = 0; b < blocks; b++) {
-			fprintf(g, "%s'%s' index %d using 1:2 with lines title '%s' ",
+			fprintf(g, "%s'%s' index %d using 1:3 with lines title '%s' ",
 				b ? ", \\\n     " : "", dn, b, titles[b]);
 			/* colour: the kind; solid: spin, dashed: sleep, dotted: block */
-			fprintf(g, "lw %d dt %d lc rgb '%s'", bk[b]->peer ? 1 : 2,
+			fprintf(g, "lw %d dt %d lc rgb '%s'", bk[b]->peer && !bk[b]->kernel ? 1 : 2,
 				bk[b]->kernel ? 3 : bw[b] ? 2 : 1, kind_color(bk[b]));
 		}
 		fprintf(g, "\n");
