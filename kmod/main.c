@@ -29,7 +29,7 @@ MODULE_PARM_DESC(max_ring_bytes,
 unsigned long long shmring_max_total_bytes = 4ULL << 30;
 module_param_named(max_total_bytes, shmring_max_total_bytes, ullong, 0644);
 MODULE_PARM_DESC(max_total_bytes,
-		 "Bytes (data + meta + ctrl) all live rings may hold; beyond it CREATE fails with ENOSPC (default 4 GiB)");
+		 "Bytes (data + meta + the ctrl and bell pages) all live rings may hold; beyond it CREATE fails with ENOSPC (default 4 GiB)");
 
 unsigned int shmring_max_rings = 1024;
 module_param_named(max_rings, shmring_max_rings, uint, 0644);

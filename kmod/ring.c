@@ -140,7 +140,8 @@ void shmring_ring_put(struct shmring_ring *ring)
 static struct shmring_ring *
 shmring_ring_alloc(const struct shmring_create_args *args)
 {
-	u64 charge = args->data_bytes + args->meta_bytes + PAGE_SIZE;
+	/* DATA, META and the CTRL and BELL pages */
+	u64 charge = args->data_bytes + args->meta_bytes + 2 * PAGE_SIZE;
 	struct shmring_ring *ring;
 	int err;
 
