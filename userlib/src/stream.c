@@ -4,13 +4,12 @@
  *
  * The hot path is inline in shmring/stream.h. Everything that reads the
  * peer's shared state goes through stream_refresh(), which validates it, and
- * everything that waits goes through shmring_stream_wait().
+ * everything that waits goes through shmring_stream_wait(), which sleeps
+ * with shmring_wait(); every position or flag update notifies the peer.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <shmring/stream.h>
 
@@ -20,21 +19,6 @@
 
 /* Smallest opts->size accepted (the first published version). */
 #define STREAM_OPTS_VER0	40
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static size_t min_sz(size_t a, uint64_t b)
 {
@@ -55,6 +39,9 @@ static void stream_set_own_flag(struct shmring_stream *s)
 		 * writer's stream_refresh(). */
 		__atomic_fetch_or(&s->shared->rflags, SHMRING_STREAM_RF_ABORT,
 				  __ATOMIC_RELEASE);
+	/* Wake the peer if it sleeps: it must see the flag. */
+	shmring_notify(s->region, s->role == SHMRING_STREAM_WRITER ?
+				  SHMRING_DB_DATA : SHMRING_DB_SPACE);
 }
 
 /* The peer broke the protocol: stop for good and tell it we gave up. */
@@ -151,10 +138,30 @@ static int stream_check(const struct shmring_stream *s, int role)
 	return s->err;
 }
 
+/* What shmring_stream_wait() sleeps for (checked inside shmring_wait()). */
+struct stream_wait_arg {
+	struct shmring_stream *s;
+	uint64_t min;
+	uint64_t last;		/* peer position when the sleep began */
+};
+
+static bool stream_ready(void *arg)
+{
+	struct stream_wait_arg *a = arg;
+	struct shmring_stream *s = a->s;
+
+	if (stream_refresh(s))
+		return true;
+	/* enough, the end, or progress (which restarts the stall clock) */
+	return stream_avail(s) >= a->min || s->peer != a->last ||
+	       (s->role == SHMRING_STREAM_READER && s->finished);
+}
+
 ssize_t shmring_stream_wait(struct shmring_stream *s, size_t min)
 {
-	uint64_t last, deadline = 0, av;
-	uint32_t spins = 0;
+	struct shmring_wait_opts wo;
+	struct stream_wait_arg a;
+	uint64_t av;
 	int ret;
 
 	if (!s || (s->role != SHMRING_STREAM_WRITER &&
@@ -164,7 +171,12 @@ ssize_t shmring_stream_wait(struct shmring_stream *s, size_t min)
 		return s->err;
 	if ((uint64_t)min > s->size)
 		return -EINVAL;
-	last = s->peer;
+	memset(&wo, 0, sizeof(wo));
+	wo.size = sizeof(wo);
+	wo.spin_ns = s->spin;
+	wo.timeout_ns = s->wait_timeout_ns;
+	a.s = s;
+	a.min = min;
 	for (;;) {
 		ret = stream_refresh(s);
 		if (ret)
@@ -172,30 +184,17 @@ ssize_t shmring_stream_wait(struct shmring_stream *s, size_t min)
 		av = stream_avail(s);
 		if (av >= min || (s->role == SHMRING_STREAM_READER && s->finished))
 			return (ssize_t)av;
-		if (s->peer != last) {
-			/* progress: restart the stall clock */
-			last = s->peer;
-			deadline = 0;
-		}
-		if (spins < s->spin) {
-			spins++;
-			cpu_relax();
-			continue;
-		}
-		/*
-		 * Only a peer that stalls (or a hostile one that parks a
-		 * valid-looking position) gets here; invalid positions were
-		 * caught by stream_refresh(). Bound the wait if asked to.
-		 */
-		if (s->wait_timeout_ns) {
-			uint64_t t = now_ns();
-
-			if (!deadline)
-				deadline = t + s->wait_timeout_ns;
-			else if (t >= deadline)
-				return -ETIMEDOUT;
-		}
-		sched_yield();
+		a.last = s->peer;
+		ret = shmring_wait(s->region, s->role == SHMRING_STREAM_WRITER ?
+				   SHMRING_DB_SPACE : SHMRING_DB_DATA,
+				   stream_ready, &a, &wo);
+		if (s->err)
+			return s->err;
+		if (ret == -EPIPE)
+			/* The peer died (or closed) and nothing changed. */
+			return s->role == SHMRING_STREAM_WRITER ? -EPIPE : -ECONNABORTED;
+		if (ret)
+			return ret;
 	}
 }
 
@@ -343,6 +342,8 @@ int shmring_stream_done(struct shmring_stream *s)
 	 */
 	__atomic_fetch_or(&s->shared->wflags, SHMRING_STREAM_WF_DONE,
 			  __ATOMIC_RELEASE);
+	/* A sleeping reader waits for DONE as well as for bytes. */
+	shmring_notify(s->region, SHMRING_DB_DATA);
 	s->finished = 1;
 	s->grant = 0;
 	s->err = -ESHUTDOWN;
@@ -430,6 +431,9 @@ static int stream_open(const char *name, uint64_t size, int role, int create,
 	ro.meta_bytes = 4096;
 	ro.data_bytes = create ? size : 0;
 	ro.timeout_ns = o.attach_timeout_ns;
+	/* The kernel (or the fallback's pid record) tracks the peer. */
+	ro.role = role == SHMRING_STREAM_WRITER ? SHMRING_ROLE_PRODUCER :
+						  SHMRING_ROLE_CONSUMER;
 	ret = shmring_region_open(name, &ro, &r);
 	if (ret)
 		return ret;

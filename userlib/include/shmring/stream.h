@@ -19,8 +19,10 @@
  *
  * Errors seen by the data calls:
  *   -EAGAIN        try/zero-copy call: not enough data or space right now
- *   -EPIPE         writer: the reader aborted (or closed before the end)
- *   -ECONNABORTED  reader: the writer aborted (or closed without done())
+ *   -EPIPE         writer: the reader aborted (or closed before the end,
+ *                  or, in a blocking call, died)
+ *   -ECONNABORTED  reader: the writer aborted (or closed without done(),
+ *                  or, in a blocking call with nothing left to read, died)
  *   -ESHUTDOWN     this end already called done() or abort()
  *   -EPROTO        the shared positions or flags are corrupt (sticky)
  *   -ETIMEDOUT     blocking call: no progress for opts.wait_timeout_ns
@@ -37,6 +39,7 @@
 #include <sys/types.h>
 #include <shmring/region.h>
 #include <shmring/hdr.h>
+#include <shmring/wait.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -81,8 +84,8 @@ struct shmring_stream_opts {
 	uint32_t backend;	/* enum shmring_backend (0: AUTO) */
 	uint32_t mode;		/* create: permission bits; 0 means 0600 */
 	int32_t numa_node;	/* create: -1 (or 0 with size 0 opts) caller's */
-	uint32_t spin;		/* blocking calls: polls before sched_yield;
-				 * 0 = default (SHMRING_STREAM_SPIN) */
+	uint32_t spin;		/* blocking calls: ns to spin before
+				 * sleeping; 0 = SHMRING_STREAM_SPIN */
 	uint64_t attach_timeout_ns;	/* wait for a creator still
 					 * initialising; 0 = 2 s */
 	uint64_t wait_timeout_ns;	/* blocking calls give -ETIMEDOUT after
@@ -90,7 +93,7 @@ struct shmring_stream_opts {
 					 * for ever */
 };
 
-#define SHMRING_STREAM_SPIN	4096
+#define SHMRING_STREAM_SPIN	SHMRING_WAIT_SPIN_DEFAULT_NS
 
 /*
  * Process-local handle. The fields are private (they are visible only so the
@@ -152,7 +155,10 @@ int shmring_stream_abort(struct shmring_stream *s);
  * Block until at least min bytes are free (writer) or readable (reader).
  * Returns the bytes free/readable (>= min), or for a reader at the end of
  * the stream what is left (possibly 0), or a negative errno. min larger
- * than the ring is -EINVAL. This is the only place that waits.
+ * than the ring is -EINVAL. This is the only place that waits: it spins
+ * opts.spin ns, then sleeps with shmring_wait() (writer on
+ * SHMRING_DB_SPACE, reader on SHMRING_DB_DATA). A peer that died gives
+ * -EPIPE (writer) or -ECONNABORTED (reader, once nothing is left).
  */
 ssize_t shmring_stream_wait(struct shmring_stream *s, size_t min);
 
@@ -219,6 +225,13 @@ static inline void shmring_stream__advance(struct shmring_stream *s, uint64_t n)
 	 * peer's acquire load of this position in its refresh.
 	 */
 	__atomic_store_n(s->own_pos, s->pos, __ATOMIC_RELEASE);
+	/*
+	 * Wake the peer if it sleeps in shmring_stream_wait(): the writer
+	 * rings DATA, the reader SPACE. A fence and a load when nobody
+	 * sleeps (docs/stream.md, "Sleeping").
+	 */
+	shmring_notify(s->region, s->role == SHMRING_STREAM_WRITER ?
+				  SHMRING_DB_DATA : SHMRING_DB_SPACE);
 }
 
 /*
