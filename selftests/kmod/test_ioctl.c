@@ -62,7 +62,9 @@ TEST_F(dev, query_fields)
 	EXPECT_TRUE(q->features & SHMRING_FEAT_MIRROR);
 	EXPECT_TRUE(q->features & SHMRING_FEAT_CTRL);
 	EXPECT_EQ(0, q->features & ~(SHMRING_FEAT_PMD | SHMRING_FEAT_MIRROR |
-				     SHMRING_FEAT_CTRL | SHMRING_FEAT_NUMA));
+				     SHMRING_FEAT_CTRL | SHMRING_FEAT_NUMA |
+				     SHMRING_FEAT_DOORBELL | SHMRING_FEAT_ROLES |
+				     SHMRING_FEAT_BELL));
 	EXPECT_EQ(SHMRING_OFF_DATA, q->off_data);
 	EXPECT_EQ(SHMRING_OFF_META, q->off_meta);
 	EXPECT_EQ(SHMRING_OFF_CTRL, q->off_ctrl);
@@ -286,6 +288,8 @@ TEST_F(dev, unknown_flags_rejected)
 	close(fd2);
 }
 
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
 TEST_F(dev, reserved_fields_rejected)
 {
 	struct shmring_query q;
@@ -295,37 +299,60 @@ TEST_F(dev, reserved_fields_rejected)
 	struct shmring_info i;
 	int k, fd2;
 
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < NELEM(q.reserved); k++) {
 		memset(&q, 0, sizeof(q));
 		q.size = sizeof(q);
 		q.reserved[k] = 1;
 		EXPECT_EQ(EINVAL, kt_ioctl(self->fd, SHMRING_IOC_QUERY, &q)) TH_LOG("query reserved[%d]", k);
-
+	}
+	for (k = 0; k < NELEM(c.reserved); k++) {
 		kt_create_init(&c, self->name, 4 * KT_MIB, 0600);
 		c.reserved[k] = 1ULL << 63;
 		EXPECT_EQ(EINVAL, kt_ioctl(self->fd, SHMRING_IOC_CREATE, &c)) TH_LOG("create reserved[%d]", k);
 	}
+	kt_create_init(&c, self->name, 4 * KT_MIB, 0600);
+	c.reserved0 = 1;
+	EXPECT_EQ(EINVAL, kt_ioctl(self->fd, SHMRING_IOC_CREATE, &c));
+	/* roles are 0..2 */
+	kt_create_init(&c, self->name, 4 * KT_MIB, 0600);
+	c.role = 3;
+	EXPECT_EQ(EINVAL, kt_ioctl(self->fd, SHMRING_IOC_CREATE, &c));
+	c.role = 0xffffffffU;
+	EXPECT_EQ(EINVAL, kt_ioctl(self->fd, SHMRING_IOC_CREATE, &c));
+
 	ASSERT_EQ(0, kt_create(self->fd, self->name, 4 * KT_MIB));
 	fd2 = kt_open();
 	ASSERT_LE(0, fd2);
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < NELEM(a.reserved); k++) {
 		memset(&a, 0, sizeof(a));
 		a.size = sizeof(a);
 		strcpy(a.name, self->name);
 		a.reserved[k] = 2;
 		EXPECT_EQ(EINVAL, kt_ioctl(fd2, SHMRING_IOC_ATTACH, &a)) TH_LOG("attach reserved[%d]", k);
-
+	}
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	strcpy(a.name, self->name);
+	a.reserved0 = 7;
+	EXPECT_EQ(EINVAL, kt_ioctl(fd2, SHMRING_IOC_ATTACH, &a));
+	a.reserved0 = 0;
+	a.role = 3;
+	EXPECT_EQ(EINVAL, kt_ioctl(fd2, SHMRING_IOC_ATTACH, &a));
+	for (k = 0; k < NELEM(i.reserved); k++) {
 		memset(&i, 0, sizeof(i));
 		i.size = sizeof(i);
 		i.reserved[k] = 3;
 		EXPECT_EQ(EINVAL, kt_ioctl(self->fd, SHMRING_IOC_INFO, &i)) TH_LOG("info reserved[%d]", k);
-
+	}
+	for (k = 0; k < NELEM(u.reserved); k++) {
 		memset(&u, 0, sizeof(u));
 		u.size = sizeof(u);
 		strcpy(u.name, self->name);
 		u.reserved[k] = 4;
 		EXPECT_EQ(EINVAL, kt_ioctl(fd2, SHMRING_IOC_UNLINK, &u)) TH_LOG("unlink reserved[%d]", k);
 	}
+	/* fd2 is still unbound after all that */
+	EXPECT_EQ(0, kt_attach(fd2, self->name, 0));
 	close(fd2);
 }
 
@@ -495,7 +522,7 @@ TEST_F(dev, create_attach_unlink_info)
 	EXPECT_EQ(0, i.pmd_faults);
 	EXPECT_EQ(0, i.pte_faults);
 	EXPECT_EQ(0, strcmp(self->name, i.name));
-	for (k = 0; k < 4; k++)
+	for (k = 0; k < NELEM(i.reserved); k++)
 		EXPECT_EQ(0, i.reserved[k]);
 
 	/* attach from a second file: same ring, two attachments */

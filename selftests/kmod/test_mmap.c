@@ -506,7 +506,7 @@ TEST_F(ring, ctrl_page_fields)
 	EXPECT_EQ(1, c->map_count);	/* this CTRL mapping */
 	EXPECT_EQ(self->info.ring_flags & SHMRING_INFO_HUGE, c->ring_flags);
 	EXPECT_EQ(0, c->reserved0);
-	for (k = 0; k < 58; k++)
+	for (k = 0; k < (int)(sizeof(c->reserved) / sizeof(c->reserved[0])); k++)
 		EXPECT_EQ(0, c->reserved[k]) TH_LOG("reserved[%d]", k);
 	EXPECT_TRUE(kt_all_zero((const char *)c + sizeof(*c), KT_PAGE - sizeof(*c)));
 
