@@ -4,7 +4,9 @@
  * inline in shmring/mpsc.h; see docs/mpsc.md for the protocol).
  */
 #include <errno.h>
-#include <sched.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,52 +34,30 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#endif
-}
+/* A consumer waiting behind a record in progress looks at its owner this often. */
+#define MPSC_SLICE_NS	50000000ULL
 
-/*
- * The one place a blocking call waits: spin `spin` polls, then yield once,
- * and check the deadline. Returns 0 to poll again or -ETIMEDOUT. The
- * wakeups issue replaces this with a sleep on the ring's doorbell.
- */
-struct mpsc_wait {
-	uint64_t deadline;	/* CLOCK_MONOTONIC; UINT64_MAX: never */
-	uint32_t spin;
-	uint32_t n;
-};
-
-static void mpsc_wait_init(struct mpsc_wait *w, const struct shmring_mpsc *q,
-			   uint64_t timeout_ns)
+static uint64_t deadline_of(uint64_t timeout_ns)
 {
 	uint64_t now = now_ns();
 
-	w->spin = q->spin;
-	w->n = 0;
 	if (timeout_ns == SHMRING_MPSC_FOREVER || timeout_ns > UINT64_MAX - now)
-		w->deadline = UINT64_MAX;
-	else
-		w->deadline = now + timeout_ns;
+		return UINT64_MAX;
+	return now + timeout_ns;
 }
 
-static int mpsc_wait(struct mpsc_wait *w)
+static struct shmring_wait_opts wait_opts(const struct shmring_mpsc *q, uint64_t deadline,
+					  uint64_t slice)
 {
-	if (++w->n < w->spin) {
-		cpu_relax();
-		if (w->n & 255)
-			return 0;
-	} else {
-		w->n = 0;
-		sched_yield();
-	}
-	if (w->deadline != UINT64_MAX && now_ns() >= w->deadline)
-		return -ETIMEDOUT;
-	return 0;
+	struct shmring_wait_opts wo;
+	uint64_t now = now_ns(), left;
+
+	memset(&wo, 0, sizeof(wo));
+	wo.size = sizeof(wo);
+	wo.spin_ns = q->spin;
+	left = deadline == UINT64_MAX ? UINT64_MAX : (deadline > now ? deadline - now : 1);
+	wo.timeout_ns = slice && slice < left ? slice : left;
+	return wo;
 }
 
 static int get_opts(const struct shmring_mpsc_opts *in, struct shmring_mpsc_opts *o)
@@ -127,10 +107,31 @@ static int check_geometry(uint64_t nslots, uint64_t slot_bytes, uint64_t stride,
 	return 0;
 }
 
-/* A consumer claim held by a process that no longer exists may be taken. */
+/*
+ * The process no longer exists, or is a zombie its parent has not reaped:
+ * a consumer claim it holds may be taken, a slot it left WRITING skipped.
+ */
 static bool pid_dead(uint32_t pid)
 {
-	return pid && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	char path[48], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	if (!pid || pid > INT32_MAX)
+		return false;
+	if (kill((pid_t)pid, 0) < 0)
+		return errno == ESRCH;
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
 }
 
 static int claim_consumer(struct shmring_mpsc *q)
@@ -172,11 +173,54 @@ static int consumer_start(struct shmring_mpsc *q)
 	return 0;
 }
 
+/* Producer: put our pid in the table (once per process). */
+static void register_producer(struct shmring_mpsc *q)
+{
+	struct shmring_mpsc_shared *sh = q->sh;
+	uint32_t i, cur;
+
+	for (i = 0; i < SHMRING_MPSC_PROD_PIDS; i++)
+		if (atomic_load_explicit(&sh->prod_pids[i], memory_order_relaxed) == q->pid)
+			return;
+	for (i = 0; i < SHMRING_MPSC_PROD_PIDS; i++) {
+		cur = atomic_load_explicit(&sh->prod_pids[i], memory_order_relaxed);
+		if ((cur == 0 || pid_dead(cur)) &&
+		    atomic_compare_exchange_strong_explicit(&sh->prod_pids[i], &cur, q->pid,
+							    memory_order_release,
+							    memory_order_relaxed))
+			return;
+	}
+	atomic_store_explicit(&sh->prod_overflow, 1, memory_order_release);
+}
+
+/*
+ * Consumer: every producer process recorded in the table is gone (and at
+ * least one was recorded, and none overflowed the table).
+ */
+static bool producers_all_dead(const struct shmring_mpsc *q)
+{
+	const struct shmring_mpsc_shared *sh = q->sh;
+	uint32_t i, pid, seen = 0;
+
+	if (atomic_load_explicit(&sh->prod_overflow, memory_order_acquire))
+		return false;
+	for (i = 0; i < SHMRING_MPSC_PROD_PIDS; i++) {
+		pid = atomic_load_explicit(&sh->prod_pids[i], memory_order_acquire);
+		if (!pid)
+			continue;
+		seen++;
+		if (!pid_dead(pid))
+			return false;
+	}
+	return seen > 0;
+}
+
 static int start_role(struct shmring_mpsc *q)
 {
 	int ret;
 
 	if (q->role != SHMRING_MPSC_CONSUMER) {
+		register_producer(q);
 		/* first guess of head (see try_reserve) */
 		atomic_store_explicit(&q->next_pos,
 				      atomic_load_explicit(&q->sh->head, memory_order_relaxed),
@@ -232,6 +276,9 @@ static int mpsc_open(const char *name, uint32_t nslots, uint32_t slot_bytes, int
 	ro.meta_bytes = (uint32_t)MPSC_HDR_BYTES;
 	ro.data_bytes = n2 * stride;
 	ro.timeout_ns = o.attach_timeout_ns;
+	/* The kernel (or the fallback's pid record) tracks the peers. */
+	ro.role = role == SHMRING_MPSC_PRODUCER ? SHMRING_ROLE_PRODUCER :
+						  SHMRING_ROLE_CONSUMER;
 	ret = shmring_region_open(name, &ro, &r);
 	if (ret)
 		return ret;
@@ -522,15 +569,42 @@ int shmring_mpsc_skip(struct shmring_mpsc *q, uint64_t pos)
 	q->tail = pos + 1;
 	atomic_store_explicit(&q->sh->tail, pos + 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&q->sh->skipped, 1, memory_order_relaxed);
+	shmring_notify(q->region, SHMRING_DB_SPACE);
 	return 0;
+}
+
+/* What a blocking producer sleeps for: a reservation succeeds (or fails hard). */
+struct push_arg {
+	struct shmring_mpsc *q;
+	uint64_t ticket;
+	void *p;
+	int ret;
+};
+
+static bool can_reserve(void *arg)
+{
+	struct push_arg *a = arg;
+
+	a->ret = shmring_mpsc_try_reserve(a->q, &a->ticket, &a->p);
+	return a->ret != -EAGAIN && a->ret != -EBUSY;
+}
+
+/*
+ * -EPIPE from a wait means "the peer role of the region is gone". A handle
+ * made by shmring_mpsc_dup() with the other role shares the original's
+ * region and role: for it the answer is about itself, so it polls instead.
+ */
+static bool role_matches(const struct shmring_mpsc *q)
+{
+	return q->region->role == (q->role == SHMRING_MPSC_PRODUCER ?
+				   SHMRING_ROLE_PRODUCER : SHMRING_ROLE_CONSUMER);
 }
 
 int shmring_mpsc_push(struct shmring_mpsc *q, const void *buf, uint32_t len,
 		      uint64_t timeout_ns)
 {
-	struct mpsc_wait w;
-	uint64_t ticket;
-	void *p;
+	struct push_arg a;
+	uint64_t deadline;
 	int ret;
 
 	if (!q || (len && !buf))
@@ -539,47 +613,118 @@ int shmring_mpsc_push(struct shmring_mpsc *q, const void *buf, uint32_t len,
 		return -EBADF;
 	if (len > q->max_len)
 		return -EMSGSIZE;
-	mpsc_wait_init(&w, q, timeout_ns);
-	for (;;) {
-		ret = shmring_mpsc_try_reserve(q, &ticket, &p);
+	a.q = q;
+	deadline = deadline_of(timeout_ns);
+	while (!can_reserve(&a)) {
+		struct shmring_wait_opts wo;
+
+		if (!timeout_ns)
+			return a.ret;
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;
+		wo = wait_opts(q, deadline, 0);
+		ret = shmring_wait(q->region, SHMRING_DB_SPACE, can_reserve, &a, &wo);
 		if (!ret)
 			break;
-		if (ret != -EAGAIN && ret != -EBUSY)
-			return ret;
-		if (!timeout_ns)
-			return ret;
-		ret = mpsc_wait(&w);
-		if (ret)
-			return ret;
+		if (ret == -EPIPE && !role_matches(q)) {
+			usleep(1000);
+			continue;
+		}
+		if (ret != -ETIMEDOUT)
+			return ret;	/* -EPIPE: full and the consumer is gone */
 	}
+	if (a.ret)
+		return a.ret;
 	if (len)
-		memcpy(p, buf, len);
-	return shmring_mpsc_commit(q, ticket, len);
+		memcpy(a.p, buf, len);
+	return shmring_mpsc_commit(q, a.ticket, len);
+}
+
+/* What a blocking consumer sleeps for: anything but "nothing yet". */
+struct pop_arg {
+	struct shmring_mpsc *q;
+	void *buf;
+	uint32_t cap;
+	uint32_t *len;
+	int ret;
+};
+
+static bool can_pop(void *arg)
+{
+	struct pop_arg *a = arg;
+
+	a->ret = shmring_mpsc_try_pop(a->q, a->buf, a->cap, a->len);
+	return a->ret != -EAGAIN && a->ret != -EINPROGRESS;
+}
+
+/*
+ * The next record is in progress: if its slot is WRITING and the producer
+ * process recorded in it is dead, skip it (counted in stats.skipped).
+ * Returns true if it was skipped.
+ */
+static bool skip_dead_writer(struct shmring_mpsc *q)
+{
+	struct shmring_mpsc_stuck st;
+
+	if (shmring_mpsc_stuck(q, &st) != 1 || st.state != SHMRING_MPSC_WRITING ||
+	    !pid_dead(st.owner))
+		return false;
+	return shmring_mpsc_skip(q, st.pos) == 0;
 }
 
 int shmring_mpsc_pop(struct shmring_mpsc *q, void *buf, uint32_t cap, uint32_t *len,
 		     uint64_t timeout_ns)
 {
-	struct mpsc_wait w;
+	struct pop_arg a = { .q = q, .buf = buf, .cap = cap, .len = len };
+	uint64_t deadline;
 	int ret;
 
 	if (!q || !len || (cap && !buf))
 		return -EINVAL;
 	if (q->role != SHMRING_MPSC_CONSUMER)
 		return -EBADF;
-	mpsc_wait_init(&w, q, timeout_ns);
+	deadline = deadline_of(timeout_ns);
 	for (;;) {
-		ret = shmring_mpsc_try_pop(q, buf, cap, len);
-		if (ret != -EAGAIN && ret != -EINPROGRESS)
+		struct shmring_mpsc_stuck stk;
+		struct shmring_wait_opts wo;
+		bool busy;
+
+		if (can_pop(&a))
+			return a.ret;
+		/* Empty, or a record in progress? (try calls look at head
+		 * only now and then; this looks now.) */
+		ret = shmring_mpsc_stuck(q, &stk);
+		if (ret < 0)
 			return ret;
-		if (ret == -EINPROGRESS && q->stuck_valid &&
-		    now_ns() - q->stuck_since_ns >= q->stuck_ns)
-			return -EBUSY;
+		busy = ret == 1;
+		if (busy) {
+			if (skip_dead_writer(q))
+				continue;
+			if (q->stuck_valid && now_ns() - q->stuck_since_ns >= q->stuck_ns)
+				return -EBUSY;
+		}
 		if (!timeout_ns)
+			return a.ret;
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;
+		/* Behind a record in progress: wake up to look at its owner. */
+		wo = wait_opts(q, deadline, busy ? MPSC_SLICE_NS : 0);
+		ret = shmring_wait(q->region, SHMRING_DB_DATA, can_pop, &a, &wo);
+		if (!ret)
+			return a.ret;
+		if (ret == -ETIMEDOUT)
+			continue;
+		if (ret != -EPIPE)
 			return ret;
-		ret = mpsc_wait(&w);
-		if (ret)
-			return ret;
+		/*
+		 * The region's peer role is gone. The device counts every
+		 * producer file; the fallback records only the last producer
+		 * process, so there our own table decides.
+		 */
+		if (!busy && a.ret == -EAGAIN && role_matches(q) &&
+		    (q->region->backend == SHMRING_BACKEND_DEVICE || producers_all_dead(q)))
+			return -EPIPE;	/* every producer is gone, nothing left */
+		usleep(1000);	/* in progress, or producers live: look again */
 	}
 }
 

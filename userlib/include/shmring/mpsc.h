@@ -42,6 +42,9 @@
  *                 progress for more than opts.stuck_ns; producer: no
  *                 progress after SHMRING_MPSC_RETRY_MAX contended attempts
  *   -ETIMEDOUT    blocking call: nothing happened within the timeout
+ *   -EPIPE        blocking call: consumer: every producer is gone and the
+ *                 ring is drained; producer: the consumer is gone and the
+ *                 ring is full
  *   -ESTALE       producer: the slot was reclaimed (skipped) before commit
  *   -EMSGSIZE     record longer than slot_bytes, or than the pop buffer
  *   -EPROTO       corrupt shared state (state word, length or head)
@@ -59,6 +62,7 @@
 #include <string.h>
 #include <shmring/region.h>
 #include <shmring/hdr.h>
+#include <shmring/wait.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -97,8 +101,10 @@ enum shmring_mpsc_role {
 
 /* Contended reservation attempts before a producer gives up (-EBUSY). */
 #define SHMRING_MPSC_RETRY_MAX	(1U << 16)
-/* Blocking calls: polls before each sched_yield() (0 in opts = this). */
-#define SHMRING_MPSC_SPIN	1024U
+/* Blocking calls: ns to spin before sleeping (0 in opts = this). */
+#define SHMRING_MPSC_SPIN	SHMRING_WAIT_SPIN_DEFAULT_NS
+/* Producer pids tracked in the shared header (fallback hang-up). */
+#define SHMRING_MPSC_PROD_PIDS	16
 /* Pass as a timeout to wait for ever. */
 #define SHMRING_MPSC_FOREVER	UINT64_MAX
 
@@ -128,7 +134,17 @@ struct shmring_mpsc_shared {
 	_Atomic uint64_t skipped;	/* slots reclaimed by shmring_mpsc_skip */
 	_Atomic uint64_t stale;		/* producer commits that found their
 					 * slot reclaimed */
-	unsigned char pad2[SHMRING_PAD - 24];
+	/*
+	 * Producer processes, for "all producers gone" on the /dev/shm
+	 * fallback (the device counts producer files itself): each producer
+	 * process puts its pid in a free (or dead) entry at attach; entries
+	 * are never cleared by close, a pid counts until its process is gone.
+	 * prod_overflow: more producer processes than entries were seen, so
+	 * the table cannot prove that all are gone.
+	 */
+	_Atomic uint32_t prod_pids[SHMRING_MPSC_PROD_PIDS];
+	_Atomic uint32_t prod_overflow;
+	unsigned char pad2[SHMRING_PAD - 28 - 4 * SHMRING_MPSC_PROD_PIDS];
 };
 
 /* Options; NULL for the defaults. Versioned by its size field. */
@@ -137,8 +153,8 @@ struct shmring_mpsc_opts {
 	uint32_t flags;		/* create: SHMRING_F_EXCL, SHMRING_F_NOHUGE */
 	uint32_t backend;	/* enum shmring_backend (0: AUTO) */
 	uint32_t mode;		/* create: permission bits; 0 means 0600 */
-	uint32_t spin;		/* blocking calls: polls before each
-				 * sched_yield(); 0 = SHMRING_MPSC_SPIN */
+	uint32_t spin;		/* blocking calls: ns to spin before
+				 * sleeping; 0 = SHMRING_MPSC_SPIN */
 	uint32_t reserved0;	/* 0 */
 	uint64_t attach_timeout_ns;	/* wait for a creator still
 					 * initialising; 0 = 2 s */
@@ -250,20 +266,25 @@ uint32_t shmring_mpsc_slot_bytes(const struct shmring_mpsc *q);
 void shmring_mpsc_stats(const struct shmring_mpsc *q, struct shmring_mpsc_stats *st);
 
 /*
- * Producer: copy len bytes in as one record, waiting (spin, then yield)
- * while the ring is full, at most timeout_ns (SHMRING_MPSC_FOREVER: no
- * limit; 0: one attempt, -EAGAIN when full, not counted as an overrun).
- * Returns 0 or a negative errno.
+ * Producer: copy len bytes in as one record, waiting (spin, then sleep on
+ * SHMRING_DB_SPACE) while the ring is full, at most timeout_ns
+ * (SHMRING_MPSC_FOREVER: no limit; 0: one attempt, -EAGAIN when full, not
+ * counted as an overrun). Returns 0, -EPIPE (full and the consumer is
+ * gone) or another negative errno.
  */
 int shmring_mpsc_push(struct shmring_mpsc *q, const void *buf, uint32_t len,
 		      uint64_t timeout_ns);
 
 /*
- * Consumer: take the next record, waiting (spin, then yield) at most
- * timeout_ns. Copies it to buf (cap bytes) and sets *len. Returns 0,
- * -ETIMEDOUT (nothing arrived), -EBUSY (the next record has been in
- * progress for opts.stuck_ns: see shmring_mpsc_stuck()), -EMSGSIZE (cap too
- * small: *len is set and the record stays), -EPROTO.
+ * Consumer: take the next record, waiting (spin, then sleep on
+ * SHMRING_DB_DATA) at most timeout_ns. Copies it to buf (cap bytes) and
+ * sets *len. A next record left WRITING by a producer process that died is
+ * skipped automatically (shmring_mpsc_skip(), counted in stats.skipped).
+ * Returns 0, -ETIMEDOUT (nothing arrived), -EPIPE (every producer is gone
+ * and nothing is left), -EBUSY (the next record has been in progress for
+ * opts.stuck_ns and its owner is not known dead: see
+ * shmring_mpsc_stuck()), -EMSGSIZE (cap too small: *len is set and the
+ * record stays), -EPROTO.
  */
 int shmring_mpsc_pop(struct shmring_mpsc *q, void *buf, uint32_t cap,
 		     uint32_t *len, uint64_t timeout_ns);
@@ -285,7 +306,8 @@ int shmring_mpsc_stuck(struct shmring_mpsc *q, struct shmring_mpsc_stuck *out);
  * the payload may scribble over the slot's next use, so call it only for a
  * corrupt slot or once the owner is known dead; the wakeups issue adds the
  * liveness check that makes it automatic. Returns 0, -EINVAL (pos is not
- * the next position), -EBADF.
+ * the next position), -EBADF. (A blocking pop does it by itself for a slot
+ * WRITING whose owner process is dead.)
  */
 int shmring_mpsc_skip(struct shmring_mpsc *q, uint64_t pos);
 
@@ -404,6 +426,8 @@ static inline int shmring_mpsc_commit(struct shmring_mpsc *q, uint64_t ticket, u
 		atomic_fetch_add_explicit(&q->sh->stale, 1, memory_order_relaxed);
 		return -ESTALE;
 	}
+	/* Wake a sleeping consumer: a fence and a load when none sleeps. */
+	shmring_notify(q->region, SHMRING_DB_DATA);
 	return ret;
 }
 
@@ -571,6 +595,7 @@ static inline int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_m
 					      memory_order_release);
 			q->tail = pos + 1;
 			atomic_store_explicit(&q->sh->tail, pos + 1, memory_order_relaxed);
+			shmring_notify(q->region, SHMRING_DB_SPACE);
 			continue;
 		}
 		if (len > q->max_len)
@@ -604,6 +629,8 @@ static inline int shmring_mpsc_release(struct shmring_mpsc *q)
 			      memory_order_release);
 	q->tail = pos + 1;
 	atomic_store_explicit(&q->sh->tail, pos + 1, memory_order_relaxed);
+	/* Wake producers sleeping on a full ring (after the EMPTY store). */
+	shmring_notify(q->region, SHMRING_DB_SPACE);
 	return 0;
 }
 
@@ -623,7 +650,7 @@ static inline int shmring_mpsc_try_pop(struct shmring_mpsc *q, void *buf, uint32
 	*len = rec.len;
 	if (rec.len > cap)
 		return -EMSGSIZE;
-	if (rec.len)
+	if (rec.len && buf)	/* buf is non-NULL whenever rec.len <= cap > 0 */
 		memcpy(buf, rec.data, rec.len);
 	return shmring_mpsc_release(q);
 }
