@@ -32,18 +32,24 @@ if [ -z "${SHMRING_BENCH:-}" ]; then
 fi
 if [ ! -x "$bench" ]; then
 	notok "shmring-bench builds ($bench)"
-	for i in $(seq 2 14); do notok "skipped: no binary"; done
+	for _ in $(seq 2 14); do notok "skipped: no binary"; done
 	exit 1
 fi
 ok "shmring-bench is built"
 
 nproc_ok=$(nproc)
 if [ "$nproc_ok" -lt 2 ]; then
-	for i in $(seq 2 14); do n=$((n + 1)); echo "ok $n # SKIP needs 2 CPUs"; done
+	for _ in $(seq 2 14); do n=$((n + 1)); echo "ok $n # SKIP needs 2 CPUs"; done
 	exit 0
 fi
 
-count_rings() { ls /dev/shm 2>/dev/null | grep -c '^shmring\.shmring-bench-' || true; }
+count_rings() {
+	local f c=0
+	for f in /dev/shm/shmring.shmring-bench-* /dev/shm/shmring-bell.shmring-bench-*; do
+		[ -e "$f" ] && c=$((c + 1))
+	done
+	echo $c
+}
 before=$(count_rings)
 
 # --help documents the options and exits 0
@@ -264,7 +270,7 @@ fi
 
 # no ring name left behind in /dev/shm by the runs above
 after=$(count_rings)
-check "no shmring-bench ring left in /dev/shm (before $before, after $after)" \
+check "no shmring-bench ring or bell file left in /dev/shm (before $before, after $after)" \
 	test "$after" -le "$before"
 
 exit $((fails > 0))
