@@ -1240,7 +1240,7 @@ static void dat_name(char *buf, size_t len, const struct bench_kind *k)
 static int run_gnuplot(const char *dir, const char *script)
 {
 	pid_t pid;
-	int st;
+	int st = 0;
 
 	fflush(NULL);
 	pid = fork();
