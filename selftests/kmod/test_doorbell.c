@@ -721,6 +721,44 @@ TEST_F(db, bell_page_writable_on_rdonly_attach)
 	close(ro);
 }
 
+/* The debugfs line of the ring ends with producers, consumers and kicks. */
+TEST_F(db, debugfs_lists_roles_and_kicks)
+{
+	char line[512], tail[128] = "", want[128];
+	int c = db_bind(self->name, 0, SHMRING_ROLE_CONSUMER, 0);
+	int found = 0;
+	FILE *f;
+
+	ASSERT_LE(0, c);
+	ASSERT_EQ(0, kick(self->fd, DB_DATA));
+	ASSERT_EQ(0, kick(c, DB_DATA | (1U << 3)));
+	f = fopen("/sys/kernel/debug/shmring/rings", "re");
+	if (!f) {
+		close(c);
+		SKIP(return, "debugfs not mounted");
+	}
+	ASSERT_NE(NULL, fgets(line, sizeof(line), f));
+	EXPECT_NE(NULL, strstr(line, " producers consumers kicks\n"));
+	while (fgets(line, sizeof(line), f)) {
+		char id[32], name[SHMRING_NAME_MAX + 1];
+		char *p = line + strlen(line);
+		int spaces = 0;
+
+		if (sscanf(line, "%31s %64s", id, name) != 2 || strcmp(name, self->name))
+			continue;
+		found++;
+		while (p > line && spaces < 3)
+			if (*--p == ' ')
+				spaces++;
+		snprintf(tail, sizeof(tail), "%s", p);
+	}
+	fclose(f);
+	EXPECT_EQ(1, found);
+	snprintf(want, sizeof(want), " 1 1 2/0/0/1\n");
+	EXPECT_STREQ(want, tail);
+	close(c);
+}
+
 /*
  * Races: register/clear/close of eventfds from several threads while
  * another thread kicks and another binds and releases files.
