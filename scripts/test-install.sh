@@ -96,8 +96,11 @@ check "$([ -z "$miss" ]; echo $?)" "install.library_files"
 
 # 3: the tools.
 miss=
-for t in shmring-stream shmring-bench shmring-stat shmring-sensor; do
-	[ -f "$top/tools/$t.c" ] || [ "$t" = shmring-bench ] || continue
+tools=(shmring-bench)
+for f in "$top"/tools/*.c; do
+	tools+=("$(basename "$f" .c)")
+done
+for t in "${tools[@]}"; do
 	[ -x "$root/bin/$t" ] || { miss="$miss $t"; continue; }
 	"$root/bin/$t" --help >/dev/null 2>&1 || miss="$miss $t(--help)"
 done
@@ -236,6 +239,11 @@ done
 for p in shmring.7 shmring.4 shmring_region.3 shmring_stream.3 shmring_msg.3 shmring_mpsc.3 \
 	 shmring_bcast.3 shmring_seg.3 shmring-stream.1 shmring-bench.1; do
 	[ -f "$mandir/man${p##*.}/$p" ] || bad="$bad $p(not installed)"
+done
+# one section-1 page per installed tool
+for t in "$root"/bin/*; do
+	[ -x "$t" ] || continue
+	[ -f "$mandir/man1/${t##*/}.1" ] || bad="$bad ${t##*/}.1(no page for the tool)"
 done
 [ -z "$bad" ] || echo "# man pages:$bad"
 check "$([ -z "$bad" ] && [ "$npages" -gt 0 ]; echo $?)" "install.man_pages ($npages pages)"
