@@ -921,6 +921,7 @@ TEST_F(bc, wake_on_publish)
  */
 TEST_F_TIMEOUT(bc, no_lost_wakeup_processes, 300)
 {
+	struct shmring_wait_stats st;
 	struct shmring_bcast_rinfo ri;
 	struct shmring_bcast *p = NULL, *c = NULL;
 	uint64_t count, expect = 0, got = 0, bad = 0;
@@ -934,6 +935,7 @@ TEST_F_TIMEOUT(bc, no_lost_wakeup_processes, 300)
 	ASSERT_EQ(0, make_ring(name, 1024, sizeof(struct ent), 0, 0, NULL, &p));
 	ASSERT_EQ(0, consumer(name, SHMRING_BCAST_START_OLDEST, &c));
 	count = scaled(1000000, c);
+	shmring_wait_stats_get(&st, true);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -966,6 +968,13 @@ TEST_F_TIMEOUT(bc, no_lost_wakeup_processes, 300)
 	EXPECT_EQ(0U, bad);
 	EXPECT_EQ(count, expect);
 	EXPECT_EQ(0, reap(pid));
+	shmring_wait_stats_get(&st, false);
+	/* sleeps ended by their 50 ms slice, not a kick: a lost wakeup would
+	 * show here (a few allowed for a descheduled peer) */
+	EXPECT_GE(st.wakeups + st.spurious + 10 + st.sleeps / 100, st.sleeps);
+	TH_LOG("consumer: %llu sleeps, %llu woken, %llu spurious",
+	       (unsigned long long)st.sleeps, (unsigned long long)st.wakeups,
+	       (unsigned long long)st.spurious);
 	/* this process is still a producer (p): no hang-up, a timeout */
 	EXPECT_EQ(-ETIMEDOUT, shmring_bcast_read_wait(c, &e, &ri, 1000000));
 	TH_LOG("%llu entries, %llu read, %llu missed", (unsigned long long)count,

@@ -1178,6 +1178,7 @@ static uint64_t xs64(uint64_t *r)
  */
 TEST_F_TIMEOUT(mp_slow, no_lost_wakeup_processes, 300)
 {
+	struct shmring_wait_stats st;
 	struct shmring_mpsc *c;
 	char name[SHMRING_NAME_MAX];
 	uint64_t count, i, rnd = 0x9e3779b97f4a7c15ULL, next[2] = { 0, 0 }, bad = 0;
@@ -1189,6 +1190,7 @@ TEST_F_TIMEOUT(mp_slow, no_lost_wakeup_processes, 300)
 	uname_(name, "nolost");
 	ASSERT_EQ(0, mk(name, 8, 16, SHMRING_MPSC_CONSUMER, NULL, &c));
 	count = scaled_by(500000, c);
+	shmring_wait_stats_get(&st, true);
 	for (k = 0; k < 2; k++) {
 		kid[k] = fork();
 		ASSERT_GE(kid[k], 0);
@@ -1231,6 +1233,13 @@ TEST_F_TIMEOUT(mp_slow, no_lost_wakeup_processes, 300)
 	EXPECT_EQ(0U, bad);
 	EXPECT_EQ(0, wait_child(kid[0]));
 	EXPECT_EQ(0, wait_child(kid[1]));
+	shmring_wait_stats_get(&st, false);
+	TH_LOG("consumer: %llu sleeps, %llu woken, %llu spurious, %llu kicks",
+	       (unsigned long long)st.sleeps, (unsigned long long)st.wakeups,
+	       (unsigned long long)st.spurious, (unsigned long long)st.kicks);
+	/* sleeps ended by their slice, not a kick: a lost wakeup would show
+	 * here (a few allowed for a descheduled peer) */
+	EXPECT_GE(st.wakeups + st.spurious + 10 + st.sleeps / 100, st.sleeps);
 	/* both producers are gone: not a 10 s timeout */
 	EXPECT_EQ(-EPIPE, shmring_mpsc_pop(c, rec, sizeof(rec), &len, 10 * SEC));
 	shmring_mpsc_close(c);

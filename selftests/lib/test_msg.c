@@ -1389,6 +1389,14 @@ TEST_F_TIMEOUT(slow, no_lost_wakeup_processes, 300)
 	       (unsigned long long)count, (unsigned long long)st.sleeps,
 	       (unsigned long long)st.wakeups, (unsigned long long)st.spurious,
 	       (unsigned long long)st.kicks);
+	/*
+	 * A waiter with a peer role sleeps in slices (50 ms on the fallback,
+	 * 1 s on the device), so a lost wakeup would show as a slice that
+	 * ran out with the condition true, not as a hang: sleeps that were
+	 * neither woken nor spurious. Allow a few for a peer descheduled
+	 * that long on a loaded machine.
+	 */
+	EXPECT_GE(st.wakeups + st.spurious + 10 + st.sleeps / 100, st.sleeps);
 	shmring_msg_close(c);
 	shmring_msg_unlink(n, 0);
 }
