@@ -89,7 +89,7 @@ static void shmring_ev_work(struct work_struct *work)
  */
 static void shmring_evfd_signal(struct shmring_ring *ring, u32 mask)
 {
-	if (!eventfd_signal_allowed()) {
+	if (!eventfd_signal_allowed() || READ_ONCE(shmring_defer_eventfd)) {
 		atomic_or(mask, &ring->ev_deferred);
 		shmring_ring_get(ring);
 		if (!queue_work(shmring_wq, &ring->ev_work))

@@ -41,6 +41,11 @@ module_param_named(huge, shmring_huge, bool, 0644);
 MODULE_PARM_DESC(huge,
 		 "Use 2 MiB chunks and 2 MiB page-table entries; N forces 4 KiB pages for new rings and 4 KiB mappings for all (default Y)");
 
+bool shmring_defer_eventfd;
+module_param_named(defer_eventfd, shmring_defer_eventfd, bool, 0644);
+MODULE_PARM_DESC(defer_eventfd,
+		 "For tests: signal eventfds from the module's workqueue on every kick, as when a kick runs inside an eventfd wakeup (default N)");
+
 /* Protects the name table, the list of all rings and the ring ids. */
 DEFINE_MUTEX(shmring_mutex);
 LIST_HEAD(shmring_rings);

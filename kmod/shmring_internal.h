@@ -110,6 +110,7 @@ extern unsigned long long shmring_max_ring_bytes;
 extern unsigned long long shmring_max_total_bytes;
 extern unsigned int shmring_max_rings;
 extern bool shmring_huge;
+extern bool shmring_defer_eventfd;
 extern struct mutex shmring_mutex;
 extern struct list_head shmring_rings;
 
