@@ -24,8 +24,11 @@
 #include <string.h>
 #include <time.h>
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +36,9 @@
 #include <shmring/wait.h>
 
 #include "kselftest_harness.h"
+
+/* Library-internal membarrier modes (userlib/src/wait.c), not API. */
+extern int shmring__mb_notify, shmring__mb_wait, shmring__mb_uniform_off;
 
 #define SEC	1000000000ULL
 #define MS	1000000ULL
@@ -728,6 +734,142 @@ TEST_F(w, killed_waiter_costs_one_kick)
 	shmring_wait_stats_get(&st, true);
 	EXPECT_EQ(1, st.kicks);
 	EXPECT_FALSE(armed(self->r, SHMRING_DB_SPACE));
+}
+
+/*
+ * The notifier's hot path with nobody armed: no system call at all (checked
+ * by running it under SECCOMP_MODE_STRICT, where any system call other than
+ * read, write, exit and sigreturn kills the process), no kick, no write to
+ * the bell; and, where this process registered for global expedited
+ * membarrier and no fence-only waiter used the bell, no fence (the inline
+ * takes its compiler-barrier branch: the two conditions it tests). Also
+ * after a waiter in this membarrier mode slept on the bell: it leaves the
+ * bell unmarked.
+ */
+TEST_F(w, notify_hot_path_no_syscall_no_fence)
+{
+	struct shmring_wait_opts o = wopts(1, 20 * MS);
+	struct shmring_bell *b;
+	int pfd[2], ret;
+	char c = 0;
+	pid_t pid;
+
+	NEED_BELLS(self->r);
+	b = &self->r->bells[SHMRING_DB_DATA];
+	TH_LOG("membarrier: notify %s, wait %s%s",
+	       shmring__mb_notify ? "registered" : "fenced",
+	       shmring__mb_wait ? "membarrier" : "fence",
+	       shmring__mb_uniform_off ? " (kernel has none)" : "");
+	/* A sleep (timed out) in whatever mode this process is in. */
+	EXPECT_EQ(-ETIMEDOUT, shmring_wait(self->r, SHMRING_DB_DATA, never, NULL, &o));
+#ifndef __SANITIZE_THREAD__
+	EXPECT_EQ(shmring__mb_wait || shmring__mb_uniform_off ? 0 : 1,
+		  __atomic_load_n(&b->fenced, __ATOMIC_ACQUIRE));
+#endif
+	/* The stale armed flag of that wait costs one kick, then none. */
+	shmring_notify(self->r, SHMRING_DB_DATA);
+	EXPECT_FALSE(armed(self->r, SHMRING_DB_DATA));
+
+	ASSERT_EQ(0, pipe(pfd));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmring_wait_stats cs;
+		uint64_t i;
+		char ok;
+
+		close(pfd[0]);
+		alarm(30);
+		shmring_wait_stats_get(&cs, true);
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0))
+			_exit(10);
+		for (i = 1; i <= 100000; i++) {
+			__atomic_store_n(&sh(self->r)->pub, i, __ATOMIC_RELEASE);
+			shmring_notify(self->r, SHMRING_DB_DATA);
+		}
+		shmring_wait_stats_get(&cs, false);
+		ok = cs.kicks == 0 && !armed(self->r, SHMRING_DB_DATA) ? 'y' : 'k';
+		if (write(pfd[1], &ok, 1) != 1)
+			syscall(SYS_exit, 12);
+		syscall(SYS_exit, 0);
+	}
+	close(pfd[1]);
+	ret = (int)read(pfd[0], &c, 1);
+	close(pfd[0]);
+	EXPECT_EQ(0, reap(pid)) TH_LOG("137: a system call in the hot path (SIGKILL)");
+	EXPECT_EQ(1, ret);
+	EXPECT_EQ('y', c) TH_LOG("a kick with nobody armed");
+	EXPECT_EQ(100000, __atomic_load_n(&sh(self->r)->pub, __ATOMIC_ACQUIRE));
+#ifdef __SANITIZE_THREAD__
+	TH_LOG("TSan build: notify is one exchange (no fence-free path)");
+#else
+	if (!shmring__mb_notify)
+		SKIP(return, "not registered for global expedited membarrier: fenced notify");
+	/* The branch shmring_notify() takes: the compiler barrier only. */
+	EXPECT_EQ(0, __atomic_load_n(&b->fenced, __ATOMIC_ACQUIRE));
+#endif
+}
+
+/*
+ * Mixed modes: a process that cannot issue membarrier nor registered (as
+ * under a seccomp filter) against one that can. Its waits mark the bell
+ * fenced (so notifiers fence) and sleep in bounded slices; its notifies
+ * fence. The stress still delivers every record in order, and the bell it
+ * slept on is marked (the marking is deterministic: a first timed-out
+ * wait).
+ */
+TEST_F_TIMEOUT(w, mixed_fence_and_membarrier_no_lost_wakeup, 300)
+{
+	struct shmring_wait_opts o;
+	struct shared *s = sh(self->r);
+	struct stress x = { self->r, 0, 0x5a5a5a5ULL ^ (uint64_t)getpid() };
+	uint64_t i, n = stress_iters(self->r) / 5, bad = 0;
+	pid_t pid;
+	int ret = 0;
+
+	NEED_BELLS(self->r);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct shmring_wait_opts t = wopts(1, 5 * MS);
+		struct shmring_region *c;
+
+		alarm(280);
+		shmring__mb_notify = 0;
+		shmring__mb_wait = 0;
+		shmring__mb_uniform_off = 0;
+		if (ropen(self->name, false, SHMRING_ROLE_NONE, &c))
+			_exit(10);
+		if (shmring_wait(c, SHMRING_DB_SPACE, never, NULL, &t) != -ETIMEDOUT)
+			_exit(12);
+		shmring_region_close(c);
+		_exit(stress_producer(self->name, n));
+	}
+	for (i = 1; i <= n; i++) {
+		x.want = i;
+		o = stress_pause(&x);
+		ret = shmring_wait(self->r, SHMRING_DB_DATA, can_consume, &x, &o);
+		if (ret)
+			break;
+		if (s->slot[i % WIN] != tag(i))
+			bad++;
+		__atomic_store_n(&s->ack, i, __ATOMIC_RELEASE);
+		shmring_notify(self->r, SHMRING_DB_SPACE);
+	}
+	if (ret)
+		kill(pid, SIGKILL);
+	EXPECT_EQ(0, ret) TH_LOG("consumer wait failed at record %llu: a lost wakeup?",
+				 (unsigned long long)i);
+	EXPECT_EQ(0, reap(pid)) TH_LOG("producer failed (11: its wait timed out)");
+	EXPECT_EQ(0, bad);
+#ifndef __SANITIZE_THREAD__
+	EXPECT_EQ(1, __atomic_load_n(&self->r->bells[SHMRING_DB_SPACE].fenced,
+				     __ATOMIC_ACQUIRE));
+#endif
+	if (shmring__mb_wait || shmring__mb_uniform_off) {
+		EXPECT_EQ(0, __atomic_load_n(&self->r->bells[SHMRING_DB_DATA].fenced,
+					     __ATOMIC_ACQUIRE));
+	}
 }
 
 static bool fallback(void)

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <stdlib.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,7 +28,85 @@
 /* Device sleeps with no timeout are cut in slices too (no kernel "forever"). */
 #define DEV_SLICE_NS	1000000000ULL
 
+/* A waiter without membarrier sleeps at most this long (see arm()). */
+#define FENCED_SLICE_NS	1000000ULL
+
 static uint64_t st_kicks, st_sleeps, st_wakeups, st_spurious;
+
+/*
+ * Asymmetric barriers (docs/wakeups.md, "Fence-free notify"). Decided once
+ * per process, before main(), so that every process that can notify has
+ * registered before any waiter relies on it (the registration is kept
+ * across fork(), which copies the mm, and redone after exec() by the new
+ * image's constructor).
+ *
+ * shmring__mb_notify: registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED, so
+ *	shmring_notify() needs only a compiler barrier.
+ * shmring__mb_wait: MEMBARRIER_CMD_GLOBAL_EXPEDITED can be issued; an
+ *	arming waiter issues it between arming and its re-check.
+ * shmring__mb_uniform_off: this kernel has no global expedited membarrier
+ *	at all (ENOSYS without a seccomp filter, or QUERY without the
+ *	command), so no process on it registered and every notifier fences:
+ *	a waiter may use a plain fence. Otherwise a waiter that cannot issue
+ *	membarrier (seccomp, SHMRING_MEMBARRIER=0, a failed call) marks the
+ *	bell fenced and bounds its sleeps to FENCED_SLICE_NS.
+ */
+/* Not static: the tests simulate processes without membarrier. */
+int shmring__mb_notify, shmring__mb_wait, shmring__mb_uniform_off;
+
+static long sys_membarrier(int cmd)
+{
+	return syscall(SYS_membarrier, cmd, 0U, 0);
+}
+
+/* A seccomp filter is installed on this thread (or /proc cannot tell). */
+static bool seccomp_filtered(void)
+{
+	char buf[4096], *p;
+	ssize_t n;
+	int fd;
+
+	fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	p = strstr(buf, "\nSeccomp:");
+	if (!p)
+		return false;	/* kernel without seccomp */
+	p += strlen("\nSeccomp:");
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p != '0';
+}
+
+__attribute__((constructor)) static void shmring__mb_init(void)
+{
+	const char *env = getenv("SHMRING_MEMBARRIER");
+	long mask;
+	int err;
+
+	if (env && env[0] == '0' && !env[1])
+		return;		/* fenced notifies, bell-marking waiters */
+	mask = sys_membarrier(MEMBARRIER_CMD_QUERY);
+	err = mask < 0 ? errno : 0;
+	if (mask < 0) {
+		if (err == ENOSYS && !seccomp_filtered())
+			shmring__mb_uniform_off = 1;
+		return;
+	}
+	if (!(mask & MEMBARRIER_CMD_GLOBAL_EXPEDITED)) {
+		shmring__mb_uniform_off = 1;
+		return;
+	}
+	shmring__mb_wait = 1;
+	if ((mask & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) &&
+	    sys_membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0)
+		__atomic_store_n(&shmring__mb_notify, 1, __ATOMIC_RELAXED);
+}
 
 static void stat_inc(uint64_t *c)
 {
@@ -197,17 +277,36 @@ static int sleep_on(struct shmring_region *r, unsigned int db, uint64_t s, uint6
 	}
 }
 
-/* Arm: announce the sleeper, then a full barrier before the re-check. */
-static void arm(struct shmring_bell *b)
+/*
+ * Arm: announce the sleeper, then a full barrier on every CPU that runs a
+ * notifier (membarrier) or at least on ours (a fence; the bell is then
+ * marked so that notifiers fence too) before the re-check. Returns true if
+ * the sleep that follows must be bounded (FENCED_SLICE_NS): a notifier may
+ * not have seen the fenced mark yet.
+ */
+static bool arm(struct shmring_bell *b)
 {
+#ifdef __SANITIZE_THREAD__
+	/* The RMW is the whole barrier here (see shmring_notify()); TSan
+	 * models neither fences nor membarrier. */
+	__atomic_exchange_n(&b->armed, 1, __ATOMIC_SEQ_CST);
+	return false;
+#else
 	/*
 	 * A seq_cst RMW: a release, so that a notifier whose exchange reads
-	 * it also sees our earlier load of the kick sequence; in TSan builds
-	 * it is also the whole barrier (see shmring_notify()).
+	 * it also sees our earlier load of the kick sequence.
 	 */
 	__atomic_exchange_n(&b->armed, 1, __ATOMIC_SEQ_CST);
-#ifndef __SANITIZE_THREAD__
+	if (shmring__mb_wait && sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0)
+		return false;
+	if (shmring__mb_uniform_off) {
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		return false;
+	}
+	if (!__atomic_load_n(&b->fenced, __ATOMIC_RELAXED))
+		__atomic_store_n(&b->fenced, 1, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return true;
 #endif
 }
 
@@ -258,7 +357,7 @@ int shmring_wait(struct shmring_region *r, unsigned int db, shmring_cond_fn cond
 	struct shmring_bell *b;
 	uint64_t start, deadline, now;
 	unsigned int i;
-	bool woken = false, deep = false;
+	bool woken = false, deep = false, bounded;
 	int ret;
 
 	if (!r || !cond || db >= SHMRING_NR_DOORBELLS)
@@ -289,7 +388,7 @@ int shmring_wait(struct shmring_region *r, unsigned int db, shmring_cond_fn cond
 		uint64_t s, ns;
 
 		s = kick_seq(r, db);
-		arm(b);
+		bounded = arm(b);
 		if (cond(arg))
 			return 0;	/* armed may stay: one spurious kick at most */
 		if (woken)
@@ -317,6 +416,8 @@ int shmring_wait(struct shmring_region *r, unsigned int db, shmring_cond_fn cond
 		} else if (ns > (uint64_t)INT_MAX * 1000000000ULL) {
 			ns = (uint64_t)INT_MAX * 1000000000ULL;
 		}
+		if (bounded && ns > FENCED_SLICE_NS)
+			ns = FENCED_SLICE_NS;
 		stat_inc(&st_sleeps);
 		ret = sleep_on(r, db, s, ns);
 		if (ret == 0) {

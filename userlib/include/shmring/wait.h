@@ -8,11 +8,12 @@
  * barrier, re-checks, and sleeps on a doorbell: ioctl SHMRING_IOC_WAIT on
  * /dev/shmring, FUTEX_WAIT on the bell's sequence word on the /dev/shm
  * fallback. A notifier, right after publishing with a release store, calls
- * shmring_notify(): a full barrier and a relaxed load of the armed flag;
- * only if a waiter is armed does it clear the flag and kick (a system call).
- * A busy ring with nobody asleep therefore makes no system call at all, and
- * the barriers on both sides make a lost wakeup impossible (the argument is
- * written out in docs/wakeups.md).
+ * shmring_notify(): a compiler barrier (a full fence where membarrier() is
+ * not available) and a relaxed load of the armed flag; only if a waiter is
+ * armed does it clear the flag and kick (a system call). A busy ring with
+ * nobody asleep therefore makes no system call and no fence, and the
+ * waiter's membarrier() (or the fences on both sides) make a lost wakeup
+ * impossible (the argument is written out in docs/wakeups.md).
  *
  * Doorbells are SHMRING_DB_DATA (the producer rings it: data available),
  * SHMRING_DB_SPACE (the consumer rings it: space available), and 2, 3 for
@@ -48,8 +49,21 @@ struct shmring_bell {
 	uint32_t armed;		/* atomic: a waiter is (about to be) asleep */
 	uint32_t seq;		/* atomic: fallback kick sequence (futex word) */
 	int32_t pid[2];		/* fallback peer liveness, see above */
-	uint8_t pad[SHMRING_PAD - 16];
+	uint32_t fenced;	/* atomic, sticky: a waiter that cannot issue
+				 * membarrier() used this bell; notifiers
+				 * must fence (see shmring_notify()) */
+	uint8_t pad[SHMRING_PAD - 20];
 };
+
+/*
+ * Library-internal (not API): non-zero when this process registered for
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) at load time, so that a
+ * sleeping waiter's membarrier() orders this process's notifies and
+ * shmring_notify() needs only a compiler barrier. Set once before main()
+ * (a library constructor); SHMRING_MEMBARRIER=0 in the environment turns
+ * it off (fenced notifies, for comparisons).
+ */
+extern int shmring__mb_notify;
 
 /* Bytes of the BELL area (one page, all doorbells). */
 #define SHMRING_BELL_BYTES	4096
@@ -109,11 +123,20 @@ void shmring_wait_stats_get(struct shmring_wait_stats *out, bool reset);
  * Notifier, after publishing with a release store. Inline; no system call
  * and no write to shared memory when nobody sleeps on db.
  *
+ * Fence-free when this process is registered for global expedited
+ * membarrier (shmring__mb_notify) and no waiter without membarrier used the
+ * bell (fenced == 0): a compiler barrier between the publication and the
+ * load of armed suffices, because a waiter about to sleep issues
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) between arming and its
+ * re-check, which runs a full barrier on every CPU running a thread of a
+ * registered process (the asymmetric Dekker argument is in
+ * docs/wakeups.md). Otherwise a seq_cst fence, as before.
+ *
  * ThreadSanitizer does not model atomic_thread_fence (GCC rejects it under
- * -Werror=tsan), so TSan builds replace the fence-and-load by one seq_cst
- * exchange on the armed flag, which is correct on its own (the RMWs on the
- * flag are totally ordered and synchronise with the waiter's arming RMW);
- * see docs/wakeups.md.
+ * -Werror=tsan) nor membarrier, so TSan builds replace the fence-and-load
+ * by one seq_cst exchange on the armed flag, which is correct on its own
+ * (the RMWs on the flag are totally ordered and synchronise with the
+ * waiter's arming RMW); see docs/wakeups.md.
  */
 static inline void shmring_notify(struct shmring_region *r, unsigned int db)
 {
@@ -131,7 +154,11 @@ static inline void shmring_notify(struct shmring_region *r, unsigned int db)
 	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
 		(void)shmring_kick(r, db);
 #else
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(shmring__mb_notify &&
+			     !__atomic_load_n(&b->fenced, __ATOMIC_RELAXED), 1))
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&b->armed, __ATOMIC_RELAXED) &&
 	    __atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
 		(void)shmring_kick(r, db);
