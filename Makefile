@@ -6,14 +6,15 @@
 #   make            library, tools, module (against Debian's 6.1 headers)
 #   make demo       the main job: writer and reader streaming through a ring
 #   make check      every test lane; ends with "N passed, N failed, N skipped"
-#   make install    library, headers, pkg-config file, tools, man pages
+#   make install    library, headers, pkg-config file, tools, man pages, udev rule
+#   make dkms-install  module sources for DKMS
 
 KVER   ?= $(shell ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | grep -v -- -rt- | sort -V | tail -1 | sed 's,.*/linux-headers-,,')
 KDIR   ?= /usr/src/linux-headers-$(KVER)
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps lib tools module module-check demo check clean install
+.PHONY: all deps lib tools module module-check demo check clean install uninstall dkms-install man-check
 
 all: lib tools module
 
@@ -46,6 +47,22 @@ install: lib tools
 	$(MAKE) -C userlib install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 	$(MAKE) -C tools install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 	$(MAKE) -C tools/bench install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) -C man install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	$(MAKE) -C packaging install-udev install-group PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+# The module sources under /usr/src/shmring-<version> for DKMS (docs/install.md).
+dkms-install:
+	$(MAKE) -C packaging install-dkms DESTDIR=$(DESTDIR)
+
+uninstall:
+	-$(MAKE) -C userlib uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	-$(MAKE) -C tools uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	-$(MAKE) -C tools/bench uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	-$(MAKE) -C man uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	-$(MAKE) -C packaging uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+man-check:
+	$(MAKE) -C man check
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

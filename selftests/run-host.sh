@@ -167,6 +167,8 @@ extra_suites=(
 	"python python3 python/test_bcast_reader.py"
 	"bench bash tools/bench/test_bench_smoke.sh"
 	"tools bash tools/test_tools.sh"
+	"install bash scripts/test-install.sh"
+	"dkms bash packaging/test-dkms.sh"
 )
 if [[ $only == 'test_*' ]]; then
 	for suite in "${extra_suites[@]}"; do
