@@ -66,6 +66,7 @@ struct shmring_uring {
 	unsigned int nused;
 	unsigned int npath[3];
 	unsigned int next;	/* where the next scan starts */
+	uint64_t deep_ns;	/* last look at fallback peers' pids */
 	struct slot *slots;
 	struct futex_waitv *fw;	/* FUTEX_WAITV_MAX entries */
 	unsigned int *fw_slot;	/* slot of each fw entry */
@@ -498,7 +499,7 @@ int shmring_uring_wait(struct shmring_uring *w, struct shmring_uring_event *ev,
 {
 	uint64_t start, deadline, now;
 	unsigned int round, i, nfw = 0;
-	bool slept = false, deep = true, roles = false;
+	bool slept = false, deep, roles = false;
 	int n, mode, ret;
 
 	if (!w || !ev || !max)
@@ -531,6 +532,11 @@ int shmring_uring_wait(struct shmring_uring *w, struct shmring_uring_event *ev,
 		    w->slots[i].r->backend != SHMRING_BACKEND_DEVICE)
 			roles = true;
 
+	/*
+	 * The fallback's deep look (kill, /proc) costs four system calls per
+	 * ring: at most once per slice, not on every wait.
+	 */
+	deep = roles && start - w->deep_ns >= PEER_SLICE_NS;
 	for (round = 0; ; round++) {
 		uint64_t ns;
 
@@ -559,6 +565,8 @@ int shmring_uring_wait(struct shmring_uring *w, struct shmring_uring_event *ev,
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
 		n = collect(w, ev, max, true, deep);
+		if (deep)
+			w->deep_ns = shmring__now_ns();
 		deep = false;
 		if (n) {
 			if (slept)
@@ -578,9 +586,7 @@ int shmring_uring_wait(struct shmring_uring *w, struct shmring_uring_event *ev,
 		if (ret)
 			return ret;
 		slept = true;
-		if (roles && shmring__now_ns() - now >= PEER_SLICE_NS / 2)
-			deep = true;	/* an idle slice: look at the pids */
-		else if (mode == SHMRING_URING_MODE_POLL && roles && !(round & 63))
-			deep = true;
+		if (roles && shmring__now_ns() - w->deep_ns >= PEER_SLICE_NS)
+			deep = true;	/* a slice went by: look at the pids */
 	}
 }
