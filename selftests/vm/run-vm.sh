@@ -16,8 +16,9 @@ Usage: selftests/vm/run-vm.sh [--keep] [--only PATTERN] <generic|rt|debug>
   debug    KASAN + lockdep + DEBUG_VM + kmemleak kernel, built first with
            scripts/vm/build-debug-kernel.sh if missing or stale
 
-Steps: build shmring.ko (a private copy of Kbuild, kmod/ and include/ under
-build/out/vm-<flavour>/mod, so parallel in-tree builds are not disturbed),
+Steps: build shmring.ko (a private copy of Kbuild, kmod/ and include/ in a
+per-run directory build/out/vm-<flavour>/run.*, so parallel runs and in-tree
+builds do not disturb each other),
 build selftests/kmod (make -C selftests/kmod) and the library's static tests
 (make -C selftests/lib static, skipped if that target does not exist), boot
 with scripts/vm/boot.sh and run selftests/vm/guest.sh inside: insmod, every
@@ -25,7 +26,8 @@ test binary, rmmod, kmemleak scan (debug), dmesg scan.
 
   --only PATTERN  run only test binaries whose name matches the shell glob
                   PATTERN (e.g. 'test_perm*'); lane checks still run
-  --keep          keep the payload directory (build/out/vm-<flavour>/payload)
+  --keep          keep the work directory (build/out/vm-<flavour>/run.*:
+                  mod/shmring.ko, payload/, build logs)
   -h, --help      this text
 
 Environment: SHMRING_VM_TIMEOUT (seconds for qemu, default 540; 900 for debug),
@@ -80,12 +82,13 @@ if [ -z "$kdir" ] || [ ! -d "$kdir" ]; then
 	exit 1
 fi
 
-out=$top/build/out/vm-$flavour
+# A private work directory per run: several people run lanes at once.
 logs=$top/build/logs
-mkdir -p "$out" "$logs"
+mkdir -p "$top/build/out/vm-$flavour" "$logs"
+out=$(mktemp -d "$top/build/out/vm-$flavour/run.XXXXXX")
 payload=$out/payload
-rm -rf "$payload"
 mkdir -p "$payload/kmod" "$payload/lib"
+[ $keep = 1 ] || trap 'rm -rf "$out"' EXIT
 
 lane_start=$(date +%s)
 # 1. The module, from a private copy of the sources.
@@ -164,5 +167,5 @@ else
 	esac
 	check 1 "guest run completed: $why (lane $(( $(date +%s) - lane_start )) s)"
 fi
-[ $keep = 1 ] || rm -rf "$payload"
+[ $keep = 1 ] && echo "# vm-$flavour: work directory kept: $out"
 exit $failed
