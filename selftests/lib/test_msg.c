@@ -418,6 +418,7 @@ TEST(exact_fit_and_max_size)
 	struct shmring_msg *p, *c;
 	struct shmring_msg_view v;
 	uint32_t max;
+	volatile uint32_t huge = UINT32_MAX;
 	unsigned char *buf;
 	char n[64];
 	void *ptr;
@@ -429,7 +430,8 @@ TEST(exact_fit_and_max_size)
 	buf = malloc(max + 8);
 	ASSERT_NE(NULL, buf);
 	EXPECT_EQ(-EMSGSIZE, shmring_msg_reserve(p, max + 1, &ptr));
-	EXPECT_EQ(-EMSGSIZE, shmring_msg_send(p, buf, UINT32_MAX, 0, 0));
+	/* volatile: the compiler must not see a 4 GiB memcpy from buf */
+	EXPECT_EQ(-EMSGSIZE, shmring_msg_send(p, buf, huge, 0, 0));
 	EXPECT_EQ(0U, p->shared->drops);	/* too big is not a drop */
 	for (int round = 0; round < 3; round++) {
 		/* the largest record fills the ring exactly ... */

@@ -185,6 +185,18 @@ ssize_t shmring_stream_wait(struct shmring_stream *s, size_t min)
 		if (av >= min || (s->role == SHMRING_STREAM_READER && s->finished))
 			return (ssize_t)av;
 		a.last = s->peer;
+		if (s->role == SHMRING_STREAM_WRITER) {
+			/*
+			 * Ask to be kicked once 1/8 of the ring (or min, if
+			 * more) is free: read_pos + size - pos >= need. Stored
+			 * before shmring_wait() arms (a release), read by the
+			 * reader after it sees the flag (acquire).
+			 */
+			uint64_t need = s->size / 8 > min ? s->size / 8 : min;
+
+			__atomic_store_n(&s->shared->wake_read_pos, s->pos + need - s->size,
+					 __ATOMIC_RELAXED);
+		}
 		ret = shmring_wait(s->region, s->role == SHMRING_STREAM_WRITER ?
 				   SHMRING_DB_SPACE : SHMRING_DB_DATA,
 				   stream_ready, &a, &wo);

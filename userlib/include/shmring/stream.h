@@ -69,7 +69,10 @@ struct shmring_stream_shared {
 	uint64_t write_pos;	/* bytes ever committed (release store) */
 	uint32_t wflags;	/* SHMRING_STREAM_WF_* (release store) */
 	uint32_t wpad0;
-	unsigned char wpad[SHMRING_PAD - 16];
+	uint64_t wake_read_pos;	/* a sleeping writer wants a kick once
+				 * read_pos reaches this (0: at once;
+				 * docs/stream.md, "Sleeping") */
+	unsigned char wpad[SHMRING_PAD - 24];
 	/* reader's pair of lines */
 	uint64_t read_pos;	/* bytes ever consumed (release store) */
 	uint32_t rflags;	/* SHMRING_STREAM_RF_* (release store) */
@@ -213,6 +216,37 @@ static inline void shmring_stream__copy(void *dst, const void *src, size_t n,
 	}
 }
 
+/*
+ * Reader, after publishing read_pos: wake a writer sleeping for space, but
+ * only once read_pos reached the position it asked for (wake_read_pos:
+ * 1/8 of the ring free, or what it needs if more), so a writer blocked on
+ * a full ring sleeps once per eighth of the ring, not once per read. The
+ * fast path (nobody armed) is shmring_notify()'s: a fence and one load.
+ * TSan builds, whose waiters arm with a bare exchange, use
+ * shmring_notify() unchanged (a kick per read while a writer sleeps).
+ */
+static inline void shmring_stream__notify_space(struct shmring_stream *s)
+{
+#ifdef __SANITIZE_THREAD__
+	shmring_notify(s->region, SHMRING_DB_SPACE);
+#else
+	struct shmring_bell *b = s->region->bells;
+
+	if (!b)
+		return;
+	b += SHMRING_DB_SPACE;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* Acquire: the writer stored wake_read_pos before it armed. */
+	if (!__atomic_load_n(&b->armed, __ATOMIC_ACQUIRE))
+		return;
+	if ((int64_t)(s->pos - __atomic_load_n(&s->shared->wake_read_pos,
+					       __ATOMIC_RELAXED)) < 0)
+		return;		/* not yet: the flag stays armed */
+	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
+		(void)shmring_kick(s->region, SHMRING_DB_SPACE);
+#endif
+}
+
 static inline void shmring_stream__advance(struct shmring_stream *s, uint64_t n)
 {
 	s->pos += n;
@@ -230,8 +264,10 @@ static inline void shmring_stream__advance(struct shmring_stream *s, uint64_t n)
 	 * rings DATA, the reader SPACE. A fence and a load when nobody
 	 * sleeps (docs/stream.md, "Sleeping").
 	 */
-	shmring_notify(s->region, s->role == SHMRING_STREAM_WRITER ?
-				  SHMRING_DB_DATA : SHMRING_DB_SPACE);
+	if (s->role == SHMRING_STREAM_WRITER)
+		shmring_notify(s->region, SHMRING_DB_DATA);
+	else
+		shmring_stream__notify_space(s);
 }
 
 /*
