@@ -47,7 +47,7 @@ struct cfg {
 	double idle_s;
 	uint64_t msgs;
 	uint32_t backend;
-	bool skip_idle, skip_sat;
+	bool skip_idle, skip_sat, no_pin;
 };
 
 struct lat {
@@ -368,6 +368,7 @@ static void usage(FILE *f)
 		"  -b, --backend B    auto, device or shm (default auto)\n"
 		"      --no-idle      skip the idle measurement\n"
 		"      --no-sat       skip the saturation measurement\n"
+		"      --no-pin       do not pin the latency threads to CPUs\n"
 		"  -h, --help         this text\n"
 		"\n"
 		"Threads are pinned to CPUs 0 (producer) and 1 (consumer) when there are\n"
@@ -385,10 +386,11 @@ int main(int argc, char **argv)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "no-idle", no_argument, NULL, 'I' },
 		{ "no-sat", no_argument, NULL, 'S' },
+		{ "no-pin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cfg c = { 5, 200, 300, 10.0, 5000000, SHMRING_BACKEND_AUTO, false, false };
+	struct cfg c = { 5, 200, 300, 10.0, 5000000, SHMRING_BACKEND_AUTO, false, false, false };
 	static struct lat l;
 	struct tool_pingpong pp0 = { 0 }, pp1 = { 0 };
 	double *samples[M_NR];
@@ -444,6 +446,9 @@ int main(int argc, char **argv)
 		case 'S':
 			c.skip_sat = true;
 			break;
+		case 'P':
+			c.no_pin = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -489,7 +494,7 @@ int main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	ccpu = tool_cpu_count() >= 2 ? 1 : -1;
+	ccpu = tool_cpu_count() >= 2 && !c.no_pin ? 1 : -1;
 	if (ccpu >= 0)
 		tool_pin_self(0);
 	l.cpu = ccpu;
@@ -529,7 +534,7 @@ int main(int argc, char **argv)
 		double e99 = stats_percentile(samples[M_EFD], nsamp[M_EFD], 99);
 
 		printf("placement %s (ping-pong %.0f ns before, %.0f ns after)\n",
-		       ccpu < 0 ? "n/a (one CPU)" :
+		       ccpu < 0 ? "n/a (not pinned)" :
 				  tool_placement_pair(pp0.median_ns, pp1.median_ns),
 		       pp0.median_ns, pp1.median_ns);
 		printf("%-28s %10s %10s %10s %10s\n", "wake latency", "p50 us", "p99 us",
