@@ -700,10 +700,20 @@ static int consume(struct shmring_mpsc *c, uint32_t nprod, uint32_t count)
 {
 	unsigned char buf[STRESS_SLOT];
 	uint32_t next[8] = { 0 }, total = 0, len, i;
-	int ret;
+	int ret, gone = 0;
 
 	while (total < nprod * count) {
 		ret = shmring_mpsc_pop(c, buf, sizeof(buf), &len, 10 * SEC);
+		/*
+		 * -EPIPE: no producer is attached right now. One that
+		 * finished before the next one attached (a slow emulator
+		 * starts them late) causes that; records are still due, so
+		 * look again, for at most 10 s.
+		 */
+		if (ret == -EPIPE && ++gone < 10000) {
+			usleep(1000);
+			continue;
+		}
 		if (ret)
 			return 100 - ret;
 		ret = rec_check(buf, len, next, nprod);
@@ -1249,8 +1259,10 @@ TEST_F_TIMEOUT(mp_slow, no_lost_wakeup_processes, 300)
 /*
  * Saturation: the producer is always ahead (the consumer does 2 µs of
  * work per record) and the ring is large: wakeup suppression keeps the
- * kicks within the sleeps (no kick without a sleeper). How often the
- * producer sleeps depends on scheduling (docs/mpsc.md); not asserted.
+ * kicks within the sleeps (no kick without a sleeper), and a producer that
+ * sleeps (when it shares a core with the consumer) asks to be woken only
+ * once 1/8 of the ring is free: fewer than 1 kick per 1000 records. (TSan
+ * builds have no such threshold: suppression only.)
  */
 TEST_F_TIMEOUT(mp_slow, saturated_few_kicks, 120)
 {
@@ -1263,7 +1275,7 @@ TEST_F_TIMEOUT(mp_slow, saturated_few_kicks, 120)
 	pid_t kid;
 
 	uname_(name, "sat");
-	ASSERT_EQ(0, mk(name, 4096, 16, SHMRING_MPSC_CONSUMER, NULL, &c));
+	ASSERT_EQ(0, mk(name, 65536, 16, SHMRING_MPSC_CONSUMER, NULL, &c));
 	count = scaled_by(1000000, c);
 	if (count < 1000000)
 		busy = 20000;
@@ -1313,6 +1325,10 @@ TEST_F_TIMEOUT(mp_slow, saturated_few_kicks, 120)
 	       (unsigned long long)pk[1], (unsigned long long)st.kicks,
 	       (unsigned long long)st.sleeps);
 	EXPECT_GE(pk[1] + st.sleeps + count / 1000, pk[0] + st.kicks);
+#ifndef __SANITIZE_THREAD__
+	/* a blocked producer is woken once per eighth of the ring */
+	EXPECT_GT(count, 1000 * (pk[0] + st.kicks));
+#endif
 	shmring_mpsc_close(c);
 	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));
 }

@@ -657,12 +657,11 @@ TEST_F_TIMEOUT(seg_slow, no_lost_wakeup_processes, 300)
 }
 
 /*
- * Busy barrier: wakeup suppression. A kick is issued only for a sleeper
- * that armed itself, so over a busy run the kicks of both sides stay
- * within the sleeps of both sides (plus a stale armed flag now and then:
- * at most 1 per 1000 epochs). Without suppression every epoch would kick.
- * (How often they sleep depends on the machine's load: on an idle machine
- * almost never, on an overloaded one often; that is not asserted.)
+ * Busy barrier: wakeup suppression. Both participants spin up to 100 ms
+ * before they arm, so a waiter arms only if the other was descheduled that
+ * long; the last arrival's notify then finds nobody armed and makes no
+ * system call. Without suppression every epoch would kick; here kicks
+ * stay below 1 per 100 epochs (and never exceed 1 per epoch).
  */
 TEST_F_TIMEOUT(seg_slow, busy_barrier_few_kicks, 120)
 {
@@ -676,7 +675,8 @@ TEST_F_TIMEOUT(seg_slow, busy_barrier_few_kicks, 120)
 
 	uname_(name, "busy");
 	ASSERT_EQ(0, shmring_seg_create(name, 2, 64, 0, NULL, &a));
-	epochs = scaled_by(50000, a);
+	epochs = scaled_by(5000, a);
+	a->spin = 100000000;
 	ASSERT_EQ(0, pipe(fds));
 	shmring_wait_stats_get(&st, true);
 	kid = fork();
@@ -689,6 +689,7 @@ TEST_F_TIMEOUT(seg_slow, busy_barrier_few_kicks, 120)
 		shmring_wait_stats_get(&st, true);
 		if (shmring_seg_join(name, 1, NULL, &b))
 			_exit(20);
+		b->spin = 100000000;
 		for (e = 0; e < epochs; e++)
 			if (shmring_seg_barrier(b, 10 * SEC))
 				_exit(21);
@@ -713,7 +714,15 @@ TEST_F_TIMEOUT(seg_slow, busy_barrier_few_kicks, 120)
 	TH_LOG("%u epochs: %llu + %llu kicks, %llu + %llu sleeps", epochs,
 	       (unsigned long long)st.kicks, (unsigned long long)kicks,
 	       (unsigned long long)st.sleeps, (unsigned long long)sleeps);
-	EXPECT_GE(st.sleeps + sleeps + epochs / 1000, st.kicks + kicks);
+	/*
+	 * Only the last arrival notifies, once per epoch, and only if the
+	 * other armed: never more than one kick per epoch. (Armed is not
+	 * asleep: a waiter that armed and then saw the barrier complete
+	 * leaves the flag for one useless kick, so kicks can exceed sleeps,
+	 * as under TCG.)
+	 */
+	EXPECT_GE((uint64_t)epochs, st.kicks + kicks);
+	EXPECT_GE((uint64_t)epochs / 100 + 2, st.kicks + kicks);
 	shmring_seg_leave(a);
 	EXPECT_EQ(0, shmring_seg_unlink(name, SHMRING_BACKEND_AUTO));
 }

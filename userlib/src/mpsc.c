@@ -622,6 +622,17 @@ int shmring_mpsc_push(struct shmring_mpsc *q, const void *buf, uint32_t len,
 			return a.ret;
 		if (now_ns() >= deadline)
 			return -ETIMEDOUT;
+		/*
+		 * Ask to be kicked once 1/8 of the ring is free: tail >=
+		 * head - nslots + nslots / 8. Stored before shmring_wait()
+		 * arms (a release); the consumer reads it after it sees the
+		 * flag (acquire). Producers overwrite each other's value:
+		 * any of them is reached at the latest when the ring drains.
+		 */
+		atomic_store_explicit(&q->sh->wake_tail,
+				      atomic_load_explicit(&q->sh->head, memory_order_relaxed) -
+				      q->nslots + (q->nslots / 8 ? q->nslots / 8 : 1),
+				      memory_order_relaxed);
 		wo = wait_opts(q, deadline, 0);
 		ret = shmring_wait(q->region, SHMRING_DB_SPACE, can_reserve, &a, &wo);
 		if (!ret)

@@ -134,6 +134,9 @@ struct shmring_mpsc_shared {
 	_Atomic uint64_t skipped;	/* slots reclaimed by shmring_mpsc_skip */
 	_Atomic uint64_t stale;		/* producer commits that found their
 					 * slot reclaimed */
+	_Atomic uint64_t wake_tail;	/* producers asleep on a full ring want
+					 * a kick once tail reaches this (0: at
+					 * once; docs/mpsc.md, "Waiting") */
 	/*
 	 * Producer processes, for "all producers gone" on the /dev/shm
 	 * fallback (the device counts producer files itself): each producer
@@ -144,7 +147,7 @@ struct shmring_mpsc_shared {
 	 */
 	_Atomic uint32_t prod_pids[SHMRING_MPSC_PROD_PIDS];
 	_Atomic uint32_t prod_overflow;
-	unsigned char pad2[SHMRING_PAD - 28 - 4 * SHMRING_MPSC_PROD_PIDS];
+	unsigned char pad2[SHMRING_PAD - 36 - 4 * SHMRING_MPSC_PROD_PIDS];
 };
 
 /* Options; NULL for the defaults. Versioned by its size field. */
@@ -615,6 +618,36 @@ static inline int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_m
  * producers may reuse the slot. Release: our reads of it happen before.
  * Returns 0, or -EINVAL if no record is peeked.
  */
+/*
+ * Consumer, after freeing a slot: wake producers asleep on a full ring, but
+ * only once tail reached the position they asked for (wake_tail: 1/8 of
+ * the ring free), so a blocked producer sleeps once per eighth of the ring,
+ * not once per record. The fast path (nobody armed) is shmring_notify()'s:
+ * a fence and one load. TSan builds, whose waiters arm with a bare
+ * exchange, use shmring_notify() unchanged.
+ */
+static inline void shmring_mpsc__notify_space(struct shmring_mpsc *q)
+{
+#ifdef __SANITIZE_THREAD__
+	shmring_notify(q->region, SHMRING_DB_SPACE);
+#else
+	struct shmring_bell *b = q->region->bells;
+
+	if (!b)
+		return;
+	b += SHMRING_DB_SPACE;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* Acquire: a producer stored wake_tail before it armed. */
+	if (!__atomic_load_n(&b->armed, __ATOMIC_ACQUIRE))
+		return;
+	if ((int64_t)(q->tail - atomic_load_explicit(&q->sh->wake_tail,
+						     memory_order_relaxed)) < 0)
+		return;		/* not yet: the flag stays armed */
+	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
+		(void)shmring_kick(q->region, SHMRING_DB_SPACE);
+#endif
+}
+
 static inline int shmring_mpsc_release(struct shmring_mpsc *q)
 {
 	uint64_t pos = q->tail;
@@ -630,7 +663,7 @@ static inline int shmring_mpsc_release(struct shmring_mpsc *q)
 	q->tail = pos + 1;
 	atomic_store_explicit(&q->sh->tail, pos + 1, memory_order_relaxed);
 	/* Wake producers sleeping on a full ring (after the EMPTY store). */
-	shmring_notify(q->region, SHMRING_DB_SPACE);
+	shmring_mpsc__notify_space(q);
 	return 0;
 }
 
