@@ -67,6 +67,7 @@ struct shmring_uring {
 	unsigned int npath[3];
 	unsigned int next;	/* where the next scan starts */
 	uint64_t deep_ns;	/* last look at fallback peers' pids */
+	pid_t owner;		/* thread that queued the reads in flight */
 	struct slot *slots;
 	struct futex_waitv *fw;	/* FUTEX_WAITV_MAX entries */
 	unsigned int *fw_slot;	/* slot of each fw entry */
@@ -428,10 +429,55 @@ static void arm(struct shmring_bell *b)
 	__atomic_exchange_n(&b->armed, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * io_uring runs a request's completion work in the task that submitted it;
+ * once that thread has exited, completions go through the ring's fallback
+ * work, a jiffy later (milliseconds). So when another thread waits, the
+ * reads still in flight are cancelled and queued again from this thread.
+ */
+static void adopt_reads(struct shmring_uring *w)
+{
+	pid_t me = gettid();
+	uint64_t start;
+	unsigned int i;
+	bool any = false;
+
+	if (w->owner == me)
+		return;
+	w->owner = me;
+	for (i = 0; i < w->cap; i++) {
+		struct slot *s = &w->slots[i];
+		struct io_uring_sqe *sqe;
+
+		if (!s->used || s->path != PATH_DEV || !s->inflight)
+			continue;
+		sqe = get_sqe(w);
+		if (!sqe)
+			break;
+		io_uring_prep_cancel64(sqe, udata(w, i), 0);
+		io_uring_sqe_set_data64(sqe, UINT64_MAX);
+		any = true;
+	}
+	start = shmring__now_ns();
+	while (any && shmring__now_ns() - start < CANCEL_WAIT_NS) {
+		struct __kernel_timespec ts = { 0, 10000000 };
+		struct io_uring_cqe *cqe;
+
+		(void)io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+		harvest(w);
+		any = false;
+		for (i = 0; i < w->cap; i++)
+			if (w->slots[i].used && w->slots[i].inflight)
+				any = true;
+	}
+}
+
 /* Device: a read in flight on every ring's eventfd. */
 static void queue_reads(struct shmring_uring *w)
 {
 	unsigned int i;
+
+	adopt_reads(w);
 
 	for (i = 0; i < w->cap; i++) {
 		struct slot *s = &w->slots[i];
