@@ -342,6 +342,36 @@ TEST_F_TIMEOUT(rings, device_eventfd_reads, 120)
 	EXPECT_LE(NR, st.submits);
 }
 
+static void *short_wait(void *arg)
+{
+	struct shmring_uring_event ev[4];
+
+	return (void *)(long)shmring_uring_wait(arg, ev, 4, 10 * MS);
+}
+
+/*
+ * Reads queued by a thread that has exited complete only from io_uring's
+ * fallback work: the next waiting thread queues them again as its own.
+ */
+TEST_F_TIMEOUT(rings, device_reads_follow_the_waiting_thread, 120)
+{
+	struct shmring_uring_stats a, b;
+	pthread_t t;
+	void *ret;
+
+	if (shmring_uring_mode(self->w) != SHMRING_URING_MODE_URING)
+		SKIP(return, "not on /dev/shmring with eventfds (fallback: futex_waitv)");
+	ASSERT_EQ(0, pthread_create(&t, NULL, short_wait, self->w));
+	ASSERT_EQ(0, pthread_join(t, &ret));
+	EXPECT_EQ(-ETIMEDOUT, (long)ret);
+	shmring_uring_stats_get(self->w, &a);
+	EXPECT_LE(NR, a.submits);
+	wake_any(_metadata, self->g, self->w);
+	shmring_uring_stats_get(self->w, &b);
+	/* All 64 queued again by this thread, plus one per wake-up. */
+	EXPECT_LE(a.submits + NR + 15, b.submits);
+}
+
 TEST_F_TIMEOUT(rings, times_out_when_idle, 30)
 {
 	struct shmring_uring_event ev[4];
