@@ -728,7 +728,21 @@ static int consume(struct shmring_mpsc *c, uint32_t nprod, uint32_t count)
 	return shmring_mpsc_try_pop(c, buf, sizeof(buf), &len) == -EAGAIN ? 0 : 7;
 }
 
-TEST(stress_processes)
+/* A fixture only for the harness's per-test timeout (slow emulators). */
+FIXTURE(mp_stress) {
+	int unused;
+};
+
+FIXTURE_SETUP(mp_stress)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(mp_stress)
+{
+}
+
+TEST_F_TIMEOUT(mp_stress, stress_processes, 120)
 {
 	struct shmring_mpsc *c;
 	struct shmring_mpsc_stats st;
@@ -746,7 +760,7 @@ TEST(stress_processes)
 			struct shmring_mpsc *q;
 			int ret;
 
-			child_guard(25);
+			child_guard(100);
 			if (shmring_mpsc_attach(name, SHMRING_MPSC_PRODUCER, NULL, &q))
 				_exit(1);
 			ret = produce(q, k, count);
@@ -783,7 +797,7 @@ static void *thr_produce(void *a)
  * the consumer at the same addresses: two threads share a producer
  * handle, one has its own.
  */
-TEST(stress_threads)
+TEST_F_TIMEOUT(mp_stress, stress_threads, 120)
 {
 	struct shmring_mpsc *c, *p, *p2, *x = NULL;
 	struct shmring_mpsc_stats st;
