@@ -29,7 +29,7 @@
 #define DEV_SLICE_NS	1000000000ULL
 
 /* A waiter without membarrier sleeps at most this long (see arm()). */
-#define FENCED_SLICE_NS	1000000ULL
+#define FENCED_SLICE_NS	SHMRING__FENCED_SLICE_NS
 
 static uint64_t st_kicks, st_sleeps, st_wakeups, st_spurious;
 
@@ -277,6 +277,28 @@ static int sleep_on(struct shmring_region *r, unsigned int db, uint64_t s, uint6
 	}
 }
 
+/* Sticky: written once, so notifiers keep the line shared afterwards. */
+void shmring__bell_mark_fenced(struct shmring_bell *b)
+{
+	if (!__atomic_load_n(&b->fenced, __ATOMIC_RELAXED))
+		__atomic_store_n(&b->fenced, 1, __ATOMIC_SEQ_CST);
+}
+
+/* After arming, before the re-check; see shmring/wait.h. */
+int shmring__waiter_barrier(void)
+{
+#ifdef __SANITIZE_THREAD__
+	/* The arming RMW is the whole barrier here (see shmring_notify());
+	 * TSan models neither fences nor membarrier. */
+	return 0;
+#else
+	if (shmring__mb_wait && sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0)
+		return 0;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return shmring__mb_uniform_off ? 0 : 1;
+#endif
+}
+
 /*
  * Arm: announce the sleeper, then a full barrier on every CPU that runs a
  * notifier (membarrier) or at least on ours (a fence; the bell is then
@@ -286,28 +308,15 @@ static int sleep_on(struct shmring_region *r, unsigned int db, uint64_t s, uint6
  */
 static bool arm(struct shmring_bell *b)
 {
-#ifdef __SANITIZE_THREAD__
-	/* The RMW is the whole barrier here (see shmring_notify()); TSan
-	 * models neither fences nor membarrier. */
-	__atomic_exchange_n(&b->armed, 1, __ATOMIC_SEQ_CST);
-	return false;
-#else
 	/*
 	 * A seq_cst RMW: a release, so that a notifier whose exchange reads
 	 * it also sees our earlier load of the kick sequence.
 	 */
 	__atomic_exchange_n(&b->armed, 1, __ATOMIC_SEQ_CST);
-	if (shmring__mb_wait && sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0)
+	if (!shmring__waiter_barrier())
 		return false;
-	if (shmring__mb_uniform_off) {
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		return false;
-	}
-	if (!__atomic_load_n(&b->fenced, __ATOMIC_RELAXED))
-		__atomic_store_n(&b->fenced, 1, __ATOMIC_SEQ_CST);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	shmring__bell_mark_fenced(b);
 	return true;
-#endif
 }
 
 static int check_opts(const struct shmring_wait_opts *in, struct shmring_wait_opts *o)

@@ -65,6 +65,35 @@ struct shmring_bell {
  */
 extern int shmring__mb_notify;
 
+/*
+ * Library-internal (not API), for ring kinds with their own notify or their
+ * own arming (stream, mpsc, the multi-ring waiter):
+ *
+ * shmring__notify_barrier(b): what a notifier puts between its publication
+ *	and its load of b->armed (non-TSan builds): a compiler barrier when
+ *	this process registered and no fence-only waiter marked the bell,
+ *	else a seq_cst fence.
+ * shmring__waiter_barrier(): what a waiter puts between arming (an RMW on
+ *	armed) and its re-check, once for all the bells it armed. Returns 0,
+ *	or 1 when the caller must also mark every bell it armed with
+ *	shmring__bell_mark_fenced() and bound its sleep to
+ *	SHMRING__FENCED_SLICE_NS (a waiter without membarrier; see
+ *	docs/wakeups.md). TSan builds: returns 0 and does nothing (the arming
+ *	RMW is the barrier there, notifiers exchange).
+ */
+#define SHMRING__FENCED_SLICE_NS	1000000ULL
+int shmring__waiter_barrier(void);
+void shmring__bell_mark_fenced(struct shmring_bell *b);
+
+static inline void shmring__notify_barrier(const struct shmring_bell *b)
+{
+	if (__builtin_expect(shmring__mb_notify &&
+			     !__atomic_load_n(&b->fenced, __ATOMIC_RELAXED), 1))
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 /* Bytes of the BELL area (one page, all doorbells). */
 #define SHMRING_BELL_BYTES	4096
 
@@ -154,11 +183,7 @@ static inline void shmring_notify(struct shmring_region *r, unsigned int db)
 	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
 		(void)shmring_kick(r, db);
 #else
-	if (__builtin_expect(shmring__mb_notify &&
-			     !__atomic_load_n(&b->fenced, __ATOMIC_RELAXED), 1))
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	else
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	shmring__notify_barrier(b);
 	if (__atomic_load_n(&b->armed, __ATOMIC_RELAXED) &&
 	    __atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
 		(void)shmring_kick(r, db);
