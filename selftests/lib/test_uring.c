@@ -35,18 +35,6 @@
 #define SEC	1000000000ULL
 #define MS	1000000ULL
 
-/*
- * libshmring refers to liburing weakly; a static link pulls liburing's
- * objects in only for strong references, so make some.
- */
-int (*volatile keep_uring_init)(unsigned int, struct io_uring *, unsigned int) =
-	io_uring_queue_init;
-void (*volatile keep_uring_exit)(struct io_uring *) = io_uring_queue_exit;
-int (*volatile keep_uring_submit)(struct io_uring *) = io_uring_submit;
-int (*volatile keep_uring_sawt)(struct io_uring *, struct io_uring_cqe **, unsigned int,
-				struct __kernel_timespec *, sigset_t *) =
-	io_uring_submit_and_wait_timeout;
-
 /* The test's shared state, at the start of each ring's META. */
 struct shared {
 	uint64_t pub;		/* records published */

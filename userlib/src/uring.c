@@ -7,9 +7,8 @@
  * sleeps. The arming protocol is shmring_wait()'s (docs/wakeups.md); the
  * choices are explained in docs/uring.md.
  *
- * liburing is referenced weakly: a program that does not link -luring
- * (and a libshmring.so built without it) still works, with the device
- * rings polled instead of watched by io_uring.
+ * libshmring depends on liburing (Debian's liburing-dev); shmring.pc says
+ * so, for static links too.
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,11 +25,6 @@
 
 #include <shmring/uring.h>
 #include "internal.h"
-
-#pragma weak io_uring_queue_init
-#pragma weak io_uring_queue_exit
-#pragma weak io_uring_submit
-#pragma weak io_uring_submit_and_wait_timeout
 
 #define DEFAULT_RINGS	64U
 #define MAX_RINGS	4096U
@@ -83,12 +77,6 @@ static inline void cpu_relax(void)
 #else
 	__asm__ __volatile__("" ::: "memory");
 #endif
-}
-
-static bool have_liburing(void)
-{
-	return io_uring_queue_init && io_uring_queue_exit && io_uring_submit &&
-	       io_uring_submit_and_wait_timeout;
 }
 
 static int check_opts(const struct shmring_uring_opts *in, struct shmring_uring_opts *o)
@@ -144,7 +132,7 @@ int shmring_uring_create(const struct shmring_uring_opts *opts, struct shmring_u
 	}
 	for (i = 0; i < w->cap; i++)
 		w->slots[i].efd = -1;
-	if (!(w->flags & SHMRING_URING_F_POLL) && have_liburing()) {
+	if (!(w->flags & SHMRING_URING_F_POLL)) {
 		/* A read per ring plus a cancel per ring at most. */
 		for (entries = 8; entries < 2 * w->cap; entries <<= 1)
 			;
