@@ -1041,7 +1041,13 @@ TEST_F_TIMEOUT(bc, saturated_few_kicks, 120)
 	TH_LOG("%llu entries, %llu read, producer %llu kicks",
 	       (unsigned long long)count, (unsigned long long)reads,
 	       (unsigned long long)kicks);
-	EXPECT_GT(count, 1000 * kicks);
+	/*
+	 * < 1 kick per 1000 records in the full-size run; the scaled-down
+	 * runs (sanitizers, TCG: 2*10^4 records, where a few deschedules of
+	 * the faster side already cost a few dozen kicks) < 1 per 100.
+	 * Without suppression every record would kick.
+	 */
+	EXPECT_GT(count, (count >= 1000000 ? 1000 : 100) * kicks);
 	shmring_bcast_close(c);
 }
 

@@ -1341,7 +1341,13 @@ TEST_F_TIMEOUT(mp_slow, saturated_few_kicks, 120)
 	EXPECT_GE(pk[1] + st.sleeps + count / 1000, pk[0] + st.kicks);
 #ifndef __SANITIZE_THREAD__
 	/* a blocked producer is woken once per eighth of the ring */
-	EXPECT_GT(count, 1000 * (pk[0] + st.kicks));
+	/*
+	 * < 1 kick per 1000 records in the full-size run; the scaled-down
+	 * runs (sanitizers, TCG: 2*10^4 records, where a few deschedules of
+	 * the faster side already cost a few dozen kicks) < 1 per 100.
+	 * Without suppression every record would kick.
+	 */
+	EXPECT_GT(count, (count >= 1000000 ? 1000 : 100) * (pk[0] + st.kicks));
 #endif
 	shmring_mpsc_close(c);
 	EXPECT_EQ(0, shmring_mpsc_unlink(name, SHMRING_BACKEND_AUTO));

@@ -1492,7 +1492,13 @@ TEST_F_TIMEOUT(slow, saturated_few_kicks, 120)
 	       (unsigned long long)count, (unsigned long long)kicks[0],
 	       (unsigned long long)kicks[1], (unsigned long long)st.sleeps);
 	/* fewer than 1 kick per 1000 records */
-	EXPECT_GT(count, 1000 * (kicks[0] + kicks[1]));
+	/*
+	 * < 1 kick per 1000 records in the full-size run; the scaled-down
+	 * runs (sanitizers, TCG: 2*10^4 records, where a few deschedules of
+	 * the faster side already cost a few dozen kicks) < 1 per 100.
+	 * Without suppression every record would kick.
+	 */
+	EXPECT_GT(count, (count >= 1000000 ? 1000 : 100) * (kicks[0] + kicks[1]));
 	shmring_msg_close(c);
 	shmring_msg_unlink(n, 0);
 }

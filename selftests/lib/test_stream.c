@@ -1305,7 +1305,13 @@ TEST_F_TIMEOUT(st_slow, saturated_few_kicks, 120)
 	       (unsigned long long)st.sleeps);
 	EXPECT_GE(sleeps + st.sleeps + count / 1000, kicks + st.kicks);
 #ifndef __SANITIZE_THREAD__
-	EXPECT_GT(count, 1000 * (kicks + st.kicks));
+	/*
+	 * < 1 kick per 1000 records in the full-size run; the scaled-down
+	 * runs (sanitizers, TCG: 2*10^4 records, where a few deschedules of
+	 * the faster side already cost a few dozen kicks) < 1 per 100.
+	 * Without suppression every record would kick.
+	 */
+	EXPECT_GT(count, (count >= 1000000 ? 1000 : 100) * (kicks + st.kicks));
 #endif
 	shmring_stream_close(r);
 	shmring_stream_unlink(name, 0);
