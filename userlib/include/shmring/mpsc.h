@@ -623,7 +623,7 @@ static inline int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_m
  * only once tail reached the position they asked for (wake_tail: 1/8 of
  * the ring free), so a blocked producer sleeps once per eighth of the ring,
  * not once per record. The fast path (nobody armed) is shmring_notify()'s:
- * a fence and one load. TSan builds, whose waiters arm with a bare
+ * its barrier and one load. TSan builds, whose waiters arm with a bare
  * exchange, use shmring_notify() unchanged.
  */
 static inline void shmring_mpsc__notify_space(struct shmring_mpsc *q)
@@ -633,10 +633,14 @@ static inline void shmring_mpsc__notify_space(struct shmring_mpsc *q)
 #else
 	struct shmring_bell *b = q->region->bells;
 
-	if (!b)
+	if (__builtin_expect(!b, 0)) {
+		/* Cannot see who sleeps: as shmring_notify(). */
+		(void)shmring_kick(q->region, SHMRING_DB_SPACE);
 		return;
+	}
 	b += SHMRING_DB_SPACE;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* shmring_notify()'s barrier (a fence, or none with membarrier). */
+	shmring__notify_barrier(b);
 	/* Acquire: a producer stored wake_tail before it armed. */
 	if (!__atomic_load_n(&b->armed, __ATOMIC_ACQUIRE))
 		return;

@@ -221,7 +221,7 @@ static inline void shmring_stream__copy(void *dst, const void *src, size_t n,
  * only once read_pos reached the position it asked for (wake_read_pos:
  * 1/8 of the ring free, or what it needs if more), so a writer blocked on
  * a full ring sleeps once per eighth of the ring, not once per read. The
- * fast path (nobody armed) is shmring_notify()'s: a fence and one load.
+ * fast path (nobody armed) is shmring_notify()'s: its barrier and one load.
  * TSan builds, whose waiters arm with a bare exchange, use
  * shmring_notify() unchanged (a kick per read while a writer sleeps).
  */
@@ -232,10 +232,14 @@ static inline void shmring_stream__notify_space(struct shmring_stream *s)
 #else
 	struct shmring_bell *b = s->region->bells;
 
-	if (!b)
+	if (__builtin_expect(!b, 0)) {
+		/* Cannot see who sleeps: as shmring_notify(). */
+		(void)shmring_kick(s->region, SHMRING_DB_SPACE);
 		return;
+	}
 	b += SHMRING_DB_SPACE;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* shmring_notify()'s barrier (a fence, or none with membarrier). */
+	shmring__notify_barrier(b);
 	/* Acquire: the writer stored wake_read_pos before it armed. */
 	if (!__atomic_load_n(&b->armed, __ATOMIC_ACQUIRE))
 		return;
