@@ -119,6 +119,36 @@ static bool await_u32(const uint32_t *p, uint32_t v)
 	return false;
 }
 
+/*
+ * Poll until process pid is asleep (state S in /proc/<pid>/stat), at most
+ * 10 s. An armed waiter still issues membarrier and re-checks before it
+ * sleeps (a wide window under TCG): publishing before it sleeps would be
+ * correct but would not exercise the wake.
+ */
+static bool await_sleeping(pid_t pid)
+{
+	char path[48], buf[256], *p;
+	int i, fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	for (i = 0; i < 100000; i++) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			p = strrchr(buf, ')');
+			if (p && p[1] == ' ' && p[2] == 'S')
+				return true;
+		}
+		usleep(100);
+	}
+	return false;
+}
+
 static bool armed(struct shmring_region *r, unsigned int db)
 {
 	return __atomic_load_n(&r->bells[db].armed, __ATOMIC_ACQUIRE) != 0;
@@ -180,9 +210,11 @@ TEST_F(w, sleeper_wakes_on_every_doorbell)
 			if (ropen(self->name, false, SHMRING_ROLE_NONE, &c))
 				_exit(10);
 			shmring_wait_stats_get(&cs, true);
-			/* Publish only once the parent is armed: it must sleep. */
+			/* Publish only once the parent is armed and asleep. */
 			if (!await_u32(&c->bells[db].armed, 1))
 				_exit(11);
+			if (!await_sleeping(getppid()))
+				_exit(13);
 			publish_flag(c, db);
 			shmring_wait_stats_get(&cs, false);
 			shmring_region_close(c);
