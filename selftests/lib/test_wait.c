@@ -783,7 +783,7 @@ TEST_F(w, notify_hot_path_no_syscall_no_fence)
 {
 	struct shmring_wait_opts o = wopts(1, 20 * MS);
 	struct shmring_bell *b;
-	int pfd[2], ret;
+	int pfd[2], ret, st;
 	char c = 0;
 	pid_t pid;
 
@@ -820,7 +820,7 @@ TEST_F(w, notify_hot_path_no_syscall_no_fence)
 #ifndef __SANITIZE_THREAD__
 		/* (The TSan runtime makes system calls of its own.) */
 		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0))
-			_exit(10);
+			_exit(errno == EINVAL ? 11 : 10);
 #endif
 		for (i = 1; i <= 100000; i++) {
 			__atomic_store_n(&sh(self->r)->pub, i, __ATOMIC_RELEASE);
@@ -838,7 +838,10 @@ TEST_F(w, notify_hot_path_no_syscall_no_fence)
 	close(pfd[1]);
 	ret = (int)read(pfd[0], &c, 1);
 	close(pfd[0]);
-	EXPECT_EQ(0, reap(pid)) TH_LOG("137: a system call in the hot path (SIGKILL)");
+	st = reap(pid);
+	if (st == 11)	/* e.g. the tinyconfig debug kernel */
+		SKIP(return, "kernel without SECCOMP: cannot prove the hot path makes no system call");
+	EXPECT_EQ(0, st) TH_LOG("137: a system call in the hot path (SIGKILL)");
 	EXPECT_EQ(1, ret);
 	EXPECT_EQ('y', c) TH_LOG("a kick with nobody armed");
 	EXPECT_EQ(100000, __atomic_load_n(&sh(self->r)->pub, __ATOMIC_ACQUIRE));

@@ -533,7 +533,7 @@ int shmring_uring_wait(struct shmring_uring *w, struct shmring_uring_event *ev,
 {
 	uint64_t start, deadline, now;
 	unsigned int round, i, nfw = 0;
-	bool slept = false, deep, roles = false;
+	bool slept = false, deep, roles = false, bounded;
 	int n, mode, ret;
 
 	if (!w || !ev || !max)
@@ -595,9 +595,18 @@ int shmring_uring_wait(struct shmring_uring *w, struct shmring_uring_event *ev,
 			}
 			arm(&s->r->bells[s->db]);
 		}
-#ifndef __SANITIZE_THREAD__
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-#endif
+		/*
+		 * The waiter's barrier of the fence-free notify protocol
+		 * (docs/wakeups.md): membarrier, or a fence plus marking every
+		 * armed bell so that notifiers fence, with bounded sleeps.
+		 */
+		bounded = false;
+		if (mode != SHMRING_URING_MODE_POLL && shmring__waiter_barrier()) {
+			bounded = true;
+			for (i = 0; i < w->cap; i++)
+				if (w->slots[i].used && w->slots[i].path != PATH_POLL)
+					shmring__bell_mark_fenced(&w->slots[i].r->bells[w->slots[i].db]);
+		}
 		n = collect(w, ev, max, true, deep);
 		if (deep)
 			w->deep_ns = shmring__now_ns();
@@ -616,6 +625,8 @@ int shmring_uring_wait(struct shmring_uring *w, struct shmring_uring_event *ev,
 		/* The fallback sees a SIGKILLed peer only by looking. */
 		if (roles && mode != SHMRING_URING_MODE_POLL && ns > PEER_SLICE_NS)
 			ns = PEER_SLICE_NS;
+		if (bounded && ns > SHMRING__FENCED_SLICE_NS)
+			ns = SHMRING__FENCED_SLICE_NS;
 		ret = sleep_once(w, mode, nfw, ns, round);
 		if (ret)
 			return ret;
