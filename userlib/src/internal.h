@@ -6,6 +6,7 @@
 #ifndef SHMRING_INTERNAL_H
 #define SHMRING_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <shmring/region.h>
@@ -68,6 +69,9 @@ struct shmring_bell_info {
 	uint32_t reserved;
 };
 #define SHMRING_BELL_MAGIC	0x53424c4cU	/* "SBLL" */
+
+/* The process exited, or is a zombie not reaped yet (proc.c). */
+SHMRING_HIDDEN bool shmring__pid_dead(int64_t pid);
 
 /* Fallback kick of one bell: seq++ and FUTEX_WAKE every sleeper. */
 SHMRING_HIDDEN void shmring__bell_kick(struct shmring_bell *b);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <shmring/mpsc.h>
+#include "internal.h"
 
 _Static_assert(sizeof(struct shmring_mpsc_slot) == SHMRING_MPSC_SLOT_HDR,
 	       "slot header size is ABI");
@@ -107,33 +108,6 @@ static int check_geometry(uint64_t nslots, uint64_t slot_bytes, uint64_t stride,
 	return 0;
 }
 
-/*
- * The process no longer exists, or is a zombie its parent has not reaped:
- * a consumer claim it holds may be taken, a slot it left WRITING skipped.
- */
-static bool pid_dead(uint32_t pid)
-{
-	char path[48], buf[256], *p;
-	ssize_t n;
-	int fd;
-
-	if (!pid || pid > INT32_MAX)
-		return false;
-	if (kill((pid_t)pid, 0) < 0)
-		return errno == ESRCH;
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
 static int claim_consumer(struct shmring_mpsc *q)
 {
 	struct shmring_mpsc_shared *sh = q->sh;
@@ -145,7 +119,7 @@ static int claim_consumer(struct shmring_mpsc *q)
 							    memory_order_acq_rel,
 							    memory_order_acquire))
 			return 0;
-		if (!pid_dead(cur))
+		if (!shmring__pid_dead(cur))
 			return -EBUSY;
 		/* cur holds the dead pid: retry replacing it */
 	}
@@ -184,7 +158,7 @@ static void register_producer(struct shmring_mpsc *q)
 			return;
 	for (i = 0; i < SHMRING_MPSC_PROD_PIDS; i++) {
 		cur = atomic_load_explicit(&sh->prod_pids[i], memory_order_relaxed);
-		if ((cur == 0 || pid_dead(cur)) &&
+		if ((cur == 0 || shmring__pid_dead(cur)) &&
 		    atomic_compare_exchange_strong_explicit(&sh->prod_pids[i], &cur, q->pid,
 							    memory_order_release,
 							    memory_order_relaxed))
@@ -209,7 +183,7 @@ static bool producers_all_dead(const struct shmring_mpsc *q)
 		if (!pid)
 			continue;
 		seen++;
-		if (!pid_dead(pid))
+		if (!shmring__pid_dead(pid))
 			return false;
 	}
 	return seen > 0;
@@ -678,7 +652,7 @@ static bool skip_dead_writer(struct shmring_mpsc *q)
 	struct shmring_mpsc_stuck st;
 
 	if (shmring_mpsc_stuck(q, &st) != 1 || st.state != SHMRING_MPSC_WRITING ||
-	    !pid_dead(st.owner))
+	    !shmring__pid_dead(st.owner))
 		return false;
 	return shmring_mpsc_skip(q, st.pos) == 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <shmring/seg.h>
+#include "internal.h"
 
 _Static_assert(sizeof(struct shmring_seg_part) == SHMRING_CACHELINE,
 	       "one line per participant");
@@ -37,30 +38,6 @@ static uint64_t now_ns(void)
 /* Sleeps are cut in slices this long to look for dead participants. */
 #define SEG_SLICE_NS	50000000ULL
 
-/* pid exited: no such process, or a zombie its parent has not reaped. */
-static bool pid_dead(pid_t pid)
-{
-	char path[48], buf[256], *p;
-	ssize_t n;
-	int fd;
-
-	if (pid <= 0)
-		return false;
-	if (kill(pid, 0) < 0)
-		return errno == ESRCH;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
 /*
  * A participant that has not arrived at the barrier of epoch e is held by
  * a process that no longer exists: the barrier cannot complete. (Free
@@ -77,7 +54,7 @@ static bool seg_peer_dead(const struct shmring_seg *s, uint32_t e)
 		if (!o || (uint32_t)atomic_load_explicit(&p->arrived,
 							 memory_order_relaxed) == e + 1)
 			continue;
-		if (pid_dead((pid_t)(o >> 32)))
+		if (shmring__pid_dead((pid_t)(o >> 32)))
 			return true;
 	}
 	return false;
@@ -159,7 +136,7 @@ static int claim_index(struct shmring_seg *s)
 		 */
 		w = atomic_load_explicit(&s->sh->barrier, memory_order_acquire);
 		if ((uint32_t)atomic_load_explicit(&p->arrived, memory_order_relaxed) ==
-		    SEG_EPOCH(w) + 1 || !pid_dead((pid_t)(cur >> 32)) ||
+		    SEG_EPOCH(w) + 1 || !shmring__pid_dead((pid_t)(cur >> 32)) ||
 		    !atomic_compare_exchange_strong_explicit(&p->owner, &cur, s->owner,
 							     memory_order_acq_rel,
 							     memory_order_relaxed))

@@ -178,29 +178,6 @@ int shmring_kick(struct shmring_region *r, unsigned int db)
 	return 0;
 }
 
-/* pid exited: no such process, or a zombie not reaped yet. */
-static bool pid_dead(int32_t pid)
-{
-	char path[48], buf[256], *p;
-	ssize_t n;
-	int fd;
-
-	if (kill(pid, 0) < 0)
-		return errno == ESRCH;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	/* "pid (comm) S ...": the state follows the last ')'. */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
 /*
  * The process recorded for the fallback peer role is gone. deep: also ask
  * the kernel whether it still runs (two system calls), else only look for
@@ -218,7 +195,7 @@ static bool shm_peer_gone(const struct shmring_region *r, bool deep)
 		return false;	/* no peer yet */
 	if (pid < 0)
 		return true;	/* closed normally */
-	return deep && pid_dead(pid);
+	return deep && shmring__pid_dead(pid);
 }
 
 static bool peer_gone(const struct shmring_region *r, bool deep)
