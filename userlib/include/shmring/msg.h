@@ -182,7 +182,8 @@ struct shmring_msg {
 	/* hot */
 	uint64_t pos;		/* producer: next record; consumer: first
 				 * unreleased record */
-	uint64_t limit;		/* producer: a record may end at limit */
+	uint64_t limit;		/* producer: a record may end at limit;
+				 * consumer: prod_pos seen last (a hint) */
 	uint64_t seq;		/* producer: next seq; consumer: expected */
 	uint64_t mask;		/* DATA bytes - 1 (a power of two) */
 	unsigned char *data;	/* mirrored DATA */
@@ -473,7 +474,7 @@ static inline int shmring_msg_peek_batch(struct shmring_msg *m,
 	uint32_t max_len = m->max_len, hb = m->hdr_bytes;
 	int ts = (m->ring_flags & SHMRING_MSG_F_TIMESTAMP) != 0;
 	/* Predicted size of the next record: the previous one's. */
-	uint64_t step = 0;
+	uint64_t step = 0, safe = m->limit;
 	unsigned int i;
 
 	if (m->role != SHMRING_MSG_CONSUMER)
@@ -482,6 +483,15 @@ static inline int shmring_msg_peek_batch(struct shmring_msg *m,
 		return -EINVAL;
 	if (m->err)
 		return m->err;
+	/*
+	 * The producer's published position, a hint only (every record is
+	 * still validated): below it the records are committed and their
+	 * lines complete, so reading ahead there steals no line the
+	 * producer is still writing.
+	 */
+	if ((int64_t)(safe - pos) <= 0)
+		m->limit = safe = __atomic_load_n(&m->shared->prod_pos,
+						  __ATOMIC_RELAXED);
 	for (i = 0; i < n; i++) {
 		const struct shmring_msg_hdr *h =
 			(const struct shmring_msg_hdr *)(const void *)(data + (pos & mask));
@@ -506,7 +516,13 @@ static inline int shmring_msg_peek_batch(struct shmring_msg *m,
 			step = rec;
 			__asm__ __volatile__("" : "+r"(step));
 		}
-		next = pos + step;
+		/* Near the producer, follow the lengths: no run-ahead. */
+		if (__builtin_expect((int64_t)(safe - pos) > 0, 1)) {
+			next = pos + step;
+		} else {
+			next = pos + rec;
+			__asm__ __volatile__("" : "+r"(next));
+		}
 		if (s < seq || next - base > span)
 			break;
 		v[i].data = (const unsigned char *)h + hb;
