@@ -163,7 +163,9 @@ int main(void)
 PROG
 
 pc() {
-	PKG_CONFIG_PATH="$root/lib/pkgconfig" PKG_CONFIG_LIBDIR="$root/lib/pkgconfig" \
+	# The staged shmring.pc, then the system's (liburing.pc, a dependency).
+	PKG_CONFIG_PATH="$root/lib/pkgconfig" \
+	PKG_CONFIG_LIBDIR="$root/lib/pkgconfig:$(pkg-config --variable pc_path pkg-config)" \
 	PKG_CONFIG_SYSROOT_DIR="$tmp" pkg-config "$@"
 }
 
