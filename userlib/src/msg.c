@@ -394,7 +394,7 @@ static int msg_find_end(struct shmring_msg *m)
 	if ((c & 7) || (p & 7))
 		return -EPROTO;
 	/*
-	 * prod_pos lags by up to 63 records: a producer that died before
+	 * prod_pos lags by up to 255 records: a producer that died before
 	 * publishing it may have left it behind what the consumer already
 	 * released. Then start from the consumer's position and sequence.
 	 */

@@ -207,7 +207,7 @@ struct shmring_msg {
 
 /*
  * Counters, for tools and tests: a snapshot. prod_pos/prod_seq lag by up to
- * 63 records, cons_pos/cons_seq by up to 1/8 of the ring (docs/msg.md).
+ * 255 records, cons_pos/cons_seq by up to 1/8 of the ring (docs/msg.md).
  */
 struct shmring_msg_stats {
 	uint64_t size;		/* DATA bytes */
@@ -368,10 +368,11 @@ static inline int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
 	m->seq = seq + 1;
 	m->grant = -1;
 	/*
-	 * For tools and a later producer only (the consumer never reads
-	 * them): every 64 records, and on every slow path, done and close.
+	 * For tools, a later producer and the consumer's read-ahead hint
+	 * (peek_batch): every 256 records, and on every slow path, done
+	 * and close. More often made the consumer slower (docs/msg.md).
 	 */
-	if (!((seq + 1) & 63))
+	if (!((seq + 1) & 255))
 		shmring_msg__publish_prod(m);
 	/*
 	 * The commit word is what a sleeping consumer waits for: wake it.
