@@ -156,7 +156,7 @@ static void msg_fini(struct bench_ctl *c)
 const struct bench_kind bench_shmring_msg = {
 	.name = "shmring-msg",
 	.how = "SPSC message ring, process to process by name: reserve + memcpy N bytes "
-	       "after the 24-byte header + commit (what send() does), consumer peek_batch(32) + "
+	       "after the 16-byte header + commit (what send() does), consumer peek_batch(32) + "
 	       "memcpy out + one release",
 	.nprod = 1, .ncons = 1, .spsc = 1, .latency = 1, .sleep_ok = 1,
 	.run = msg_run, .fini = msg_fini,
