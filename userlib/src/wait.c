@@ -31,7 +31,7 @@
 /* A waiter without membarrier sleeps at most this long (see arm()). */
 #define FENCED_SLICE_NS	SHMRING__FENCED_SLICE_NS
 
-static uint64_t st_kicks, st_sleeps, st_wakeups, st_spurious;
+static uint64_t st_kicks, st_sleeps, st_wakeups, st_spurious, st_arms;
 
 /*
  * Asymmetric barriers (docs/wakeups.md, "Fence-free notify"). Decided once
@@ -122,11 +122,13 @@ void shmring_wait_stats_get(struct shmring_wait_stats *out, bool reset)
 		out->sleeps = __atomic_exchange_n(&st_sleeps, 0, __ATOMIC_RELAXED);
 		out->wakeups = __atomic_exchange_n(&st_wakeups, 0, __ATOMIC_RELAXED);
 		out->spurious = __atomic_exchange_n(&st_spurious, 0, __ATOMIC_RELAXED);
+		out->arms = __atomic_exchange_n(&st_arms, 0, __ATOMIC_RELAXED);
 	} else {
 		out->kicks = __atomic_load_n(&st_kicks, __ATOMIC_RELAXED);
 		out->sleeps = __atomic_load_n(&st_sleeps, __ATOMIC_RELAXED);
 		out->wakeups = __atomic_load_n(&st_wakeups, __ATOMIC_RELAXED);
 		out->spurious = __atomic_load_n(&st_spurious, __ATOMIC_RELAXED);
+		out->arms = __atomic_load_n(&st_arms, __ATOMIC_RELAXED);
 	}
 }
 
@@ -290,6 +292,7 @@ static bool arm(struct shmring_bell *b)
 	 * it also sees our earlier load of the kick sequence.
 	 */
 	__atomic_exchange_n(&b->armed, 1, __ATOMIC_SEQ_CST);
+	stat_inc(&st_arms);
 	if (!shmring__waiter_barrier())
 		return false;
 	shmring__bell_mark_fenced(b);

@@ -143,6 +143,9 @@ struct shmring_wait_stats {
 	uint64_t sleeps;	/* times a waiter went to sleep */
 	uint64_t wakeups;	/* sleeps that ended with cond true */
 	uint64_t spurious;	/* sleeps that ended with cond still false */
+	uint64_t arms;		/* times a waiter armed a bell; every kick
+				 * but a closing one clears an arm, so
+				 * kicks <= arms (+ closes) */
 };
 
 /* Copy the counters; reset them to 0 if reset. */
