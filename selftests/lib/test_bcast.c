@@ -22,6 +22,7 @@
 #include <shmring/bcast.h>
 #include <shmring/wait.h>
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 /* A test entry: 7 words, the last is a checksum of the first 6. */
 struct ent {
@@ -819,33 +820,12 @@ TEST_F(bc, threaded_same_mapping)
  * means 0.02. */
 static uint64_t scaled(uint64_t n, const struct shmring_bcast *b)
 {
-	const char *e = getenv("SHMRING_TEST_SCALE");
-	const char *q = getenv("SHMRING_TEST_QUICK");
-	double f = 1.0;
-
-	if (e && *e)
-		f = strtod(e, NULL);
-	else if ((q && *q && *q != '0') || b->r->backend == SHMRING_BACKEND_DEVICE)
-		f = 0.02;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	else
-		f = 0.2;
-#endif
-	if (!(f > 0))
-		f = 0.02;
-	n = (uint64_t)((double)n * f);
-	return n ? n : 1;
+	return shmring_test_scaled(n, b->r);
 }
 
 static int reap(pid_t pid)
 {
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return shmring_test_reap(pid);
 }
 
 /* Until the DATA sleeper of b's ring is armed (bounded), then a bit more. */

@@ -27,6 +27,7 @@
 #include <shmring/wait.h>
 
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 #define MS	1000000ULL
 #define SEC	1000000000ULL
@@ -79,13 +80,7 @@ static void child_guard(unsigned int secs)
 
 static int wait_child(pid_t pid)
 {
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	return shmring_test_reap(pid);
 }
 
 TEST(empty)
@@ -1067,22 +1062,7 @@ TEST(consumer_takeover_after_death)
  * SHMRING_TEST_QUICK=1 use 0.02, the sanitizers 0.2. */
 static uint64_t scaled_by(uint64_t n, const struct shmring_mpsc *q)
 {
-	const char *e = getenv("SHMRING_TEST_SCALE");
-	const char *qk = getenv("SHMRING_TEST_QUICK");
-	double f = 1.0;
-
-	if (e && *e)
-		f = strtod(e, NULL);
-	else if ((qk && *qk && *qk != '0') || q->region->backend == SHMRING_BACKEND_DEVICE)
-		f = 0.02;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	else
-		f = 0.2;
-#endif
-	if (!(f > 0))
-		f = 0.02;
-	n = (uint64_t)((double)n * f);
-	return n ? n : 1;
+	return shmring_test_scaled(n, q->region);
 }
 
 /* Until the sleeper on doorbell db of q's ring is armed (bounded). */

@@ -22,6 +22,7 @@
 #include <shmring/wait.h>
 
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 #define SZ	4096U		/* the smallest ring: wraps often */
 #define HB	SHMRING_MSG_HDR_BYTES
@@ -1150,34 +1151,12 @@ TEST(stress_threads_drop_newest)
  */
 static uint64_t scaled(uint64_t n, const struct shmring_msg *m)
 {
-	const char *e = getenv("SHMRING_TEST_SCALE");
-	const char *q = getenv("SHMRING_TEST_QUICK");
-	double f = 1.0;
-
-	if (e && *e)
-		f = strtod(e, NULL);
-	else if ((q && *q && *q != '0') ||
-		 shmring_msg_region(m)->backend == SHMRING_BACKEND_DEVICE)
-		f = 0.02;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	else
-		f = 0.2;
-#endif
-	if (!(f > 0))
-		f = 0.02;
-	n = (uint64_t)((double)n * f);
-	return n ? n : 1;
+	return shmring_test_scaled(n, shmring_msg_region(m));
 }
 
 static int reap(pid_t pid)
 {
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return shmring_test_reap(pid);
 }
 
 /* Wait (bounded: 20 s) until *p == v. */

@@ -25,6 +25,7 @@
 #include <shmring/wait.h>
 
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 #define MS	1000000ULL
 #define SEC	1000000000ULL
@@ -53,13 +54,7 @@ static void child_guard(unsigned int secs)
 
 static int wait_child(pid_t pid)
 {
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	if (WIFEXITED(st))
-		return WEXITSTATUS(st);
-	return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	return shmring_test_reap(pid);
 }
 
 static void fill(unsigned char *p, uint64_t len, uint64_t seed)
@@ -510,23 +505,7 @@ FIXTURE_TEARDOWN(seg_slow)
  * and SHMRING_TEST_QUICK=1 use 0.02, the sanitizers 0.2. */
 static uint32_t scaled_by(uint32_t n, const struct shmring_seg *s)
 {
-	const char *e = getenv("SHMRING_TEST_SCALE");
-	const char *q = getenv("SHMRING_TEST_QUICK");
-	double f = 1.0;
-
-	if (e && *e)
-		f = strtod(e, NULL);
-	else if ((q && *q && *q != '0') ||
-		 s->region->backend == SHMRING_BACKEND_DEVICE)
-		f = 0.02;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	else
-		f = 0.2;
-#endif
-	if (!(f > 0))
-		f = 0.02;
-	n = (uint32_t)((double)n * f);
-	return n ? n : 1;
+	return (uint32_t)shmring_test_scaled(n, s->region);
 }
 
 /* Until someone is armed on the barrier doorbell (bounded), then a bit. */

@@ -27,6 +27,7 @@
 /* The 6.1 harness and its TEST() wrappers leave parameters unused. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 #define PAGE 4096U
 
@@ -973,34 +974,12 @@ TEST_F_TIMEOUT(proc, two_processes_sha256, 120)
  * SHMRING_TEST_QUICK=1 use 0.02, the sanitizers 0.2. */
 static uint64_t scaled_n(uint64_t n, const struct shmring_stream *s)
 {
-	const char *e = getenv("SHMRING_TEST_SCALE");
-	const char *q = getenv("SHMRING_TEST_QUICK");
-	double f = 1.0;
-
-	if (e && *e)
-		f = strtod(e, NULL);
-	else if ((q && *q && *q != '0') ||
-		 shmring_stream_region(s)->backend == SHMRING_BACKEND_DEVICE)
-		f = 0.02;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	else
-		f = 0.2;
-#endif
-	if (!(f > 0))
-		f = 0.02;
-	n = (uint64_t)((double)n * f);
-	return n ? n : 1;
+	return shmring_test_scaled(n, shmring_stream_region(s));
 }
 
 static int reap_kid(pid_t pid)
 {
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return shmring_test_reap(pid);
 }
 
 static uint64_t mono_ns(void)

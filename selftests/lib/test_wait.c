@@ -36,6 +36,7 @@
 #include <shmring/wait.h>
 
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 /* Library-internal membarrier modes (userlib/src/wait.c), not API. */
 extern int shmring__mb_notify, shmring__mb_wait, shmring__mb_uniform_off;
@@ -156,11 +157,7 @@ static bool armed(struct shmring_region *r, unsigned int db)
 
 static int reap(pid_t pid)
 {
-	int st;
-
-	if (waitpid(pid, &st, 0) != pid)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return shmring_test_reap(pid);
 }
 
 FIXTURE(w) {

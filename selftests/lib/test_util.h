@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the library selftests.
+ */
+#ifndef SHMRING_TEST_UTIL_H
+#define SHMRING_TEST_UTIL_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <shmring/region.h>
+
+/*
+ * Length of the long runs (10^6 records on the host's plain build): scaled
+ * by 0.2 under the sanitizers and by 0.02 on /dev/shmring (the VM lanes run
+ * under qemu TCG) or with SHMRING_TEST_QUICK=1; SHMRING_TEST_SCALE=<factor>
+ * overrides. Never 0.
+ */
+static inline uint64_t shmring_test_scaled(uint64_t n, const struct shmring_region *r)
+{
+	const char *e = getenv("SHMRING_TEST_SCALE");
+	const char *q = getenv("SHMRING_TEST_QUICK");
+	double f = 1.0;
+
+	if (e && *e)
+		f = strtod(e, NULL);
+	else if ((q && *q && *q != '0') || r->backend == SHMRING_BACKEND_DEVICE)
+		f = 0.02;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	else
+		f = 0.2;
+#endif
+	if (!(f > 0))
+		f = 0.02;
+	n = (uint64_t)((double)n * f);
+	return n ? n : 1;
+}
+
+/* A child's fate: its exit code, 128 + the signal that killed it, or -1. */
+static inline int shmring_test_reap(pid_t pid)
+{
+	int st;
+
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+}
+
+#endif /* SHMRING_TEST_UTIL_H */
