@@ -160,19 +160,6 @@ static int produce(const struct cfg *c, const struct cring *rings, unsigned int 
 	return 0;
 }
 
-static int parse_backend(const char *s, uint32_t *out)
-{
-	if (!strcmp(s, "auto"))
-		*out = SHMRING_BACKEND_AUTO;
-	else if (!strcmp(s, "device"))
-		*out = SHMRING_BACKEND_DEVICE;
-	else if (!strcmp(s, "shm"))
-		*out = SHMRING_BACKEND_SHM;
-	else
-		return -1;
-	return 0;
-}
-
 static double cpu_s(int who)
 {
 	struct rusage ru;
@@ -266,7 +253,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (parse_backend(optarg, &c.backend)) {
+			if (!tool_parse_backend(optarg, &c.backend)) {
 				tool_err("--backend: expected auto, device or shm, got '%s'", optarg);
 				return 2;
 			}

@@ -264,13 +264,7 @@ static int parse_opts(int argc, char **argv, int first, bool want_name, const ch
 			if (!parse_secs(v, 0.01, 86400, &o->timeout))
 				goto bad;
 		} else if (!strcmp(a, "--backend")) {
-			if (!strcmp(v, "auto"))
-				o->backend = SHMRING_BACKEND_AUTO;
-			else if (!strcmp(v, "device"))
-				o->backend = SHMRING_BACKEND_DEVICE;
-			else if (!strcmp(v, "shm"))
-				o->backend = SHMRING_BACKEND_SHM;
-			else
+			if (!tool_parse_backend(v, &o->backend))
 				goto bad;
 		}
 		continue;

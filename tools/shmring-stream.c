@@ -351,13 +351,7 @@ static int parse_opts(struct opts *o, int argc, char **argv)
 			o->create = true;
 			break;
 		case O_BACKEND:
-			if (!strcmp(optarg, "auto"))
-				o->backend = SHMRING_BACKEND_AUTO;
-			else if (!strcmp(optarg, "device"))
-				o->backend = SHMRING_BACKEND_DEVICE;
-			else if (!strcmp(optarg, "shm"))
-				o->backend = SHMRING_BACKEND_SHM;
-			else
+			if (!tool_parse_backend(optarg, &o->backend))
 				return bad_value("--backend", optarg, "auto, device or shm");
 			break;
 		case O_NOHUGE:

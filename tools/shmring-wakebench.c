@@ -428,13 +428,7 @@ int main(int argc, char **argv)
 			c.idle_s = (double)v;
 			break;
 		case 'b':
-			if (!strcmp(optarg, "auto"))
-				c.backend = SHMRING_BACKEND_AUTO;
-			else if (!strcmp(optarg, "device"))
-				c.backend = SHMRING_BACKEND_DEVICE;
-			else if (!strcmp(optarg, "shm"))
-				c.backend = SHMRING_BACKEND_SHM;
-			else {
+			if (!tool_parse_backend(optarg, &c.backend)) {
 				tool_err("--backend: expected auto, device or shm, got '%s'",
 					 optarg);
 				return 2;

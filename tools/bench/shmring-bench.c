@@ -714,13 +714,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 					   optarg);
 			break;
 		case O_BACKEND:
-			if (!strcmp(optarg, "auto"))
-				o->backend = SHMRING_BACKEND_AUTO;
-			else if (!strcmp(optarg, "device"))
-				o->backend = SHMRING_BACKEND_DEVICE;
-			else if (!strcmp(optarg, "shm"))
-				o->backend = SHMRING_BACKEND_SHM;
-			else
+			if (!tool_parse_backend(optarg, &o->backend))
 				return bad("--backend (auto|device|shm)", optarg);
 			break;
 		case O_NOHUGE:

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <shmring/region.h>
+
 static const char *prog = "shmring-tool";
 
 void tool_set_name(const char *argv0)
@@ -134,6 +136,24 @@ bool tool_parse_int(const char *s, int min, int max, int *out)
 		return false;
 	*out = (int)v;
 	return true;
+}
+
+bool tool_parse_backend(const char *s, uint32_t *out)
+{
+	static const char *const names[] = {
+		[SHMRING_BACKEND_AUTO] = "auto",
+		[SHMRING_BACKEND_DEVICE] = "device",
+		[SHMRING_BACKEND_SHM] = "shm",
+	};
+	uint32_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (s && !strcmp(s, names[i])) {
+			*out = i;
+			return true;
+		}
+	}
+	return false;
 }
 
 const char *tool_fmt_size(uint64_t bytes, char *buf, unsigned int len)

@@ -49,6 +49,9 @@ bool tool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* Parse a decimal int in [min, max]. */
 bool tool_parse_int(const char *s, int min, int max, int *out);
 
+/* Parse a --backend value: auto, device or shm (enum shmring_backend). */
+bool tool_parse_backend(const char *s, uint32_t *out);
+
 /* Format a byte count as "64K", "4M", "1G" or plain bytes, into buf. */
 const char *tool_fmt_size(uint64_t bytes, char *buf, unsigned int len);
 
