@@ -831,14 +831,7 @@ static int reap(pid_t pid)
 /* Until the DATA sleeper of b's ring is armed (bounded), then a bit more. */
 static void await_sleeper(const struct shmring_bcast *b)
 {
-	const struct shmring_region *r = b->r;
-
-	for (int i = 0; r->bells && i < 200000; i++) {
-		if (__atomic_load_n(&r->bells[SHMRING_DB_DATA].armed, __ATOMIC_ACQUIRE))
-			break;
-		usleep(100);
-	}
-	usleep(r->bells ? 20000 : 50000);
+	shmring_test_await_armed(b->r, SHMRING_DB_DATA);
 }
 
 struct later {

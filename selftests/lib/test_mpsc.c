@@ -1068,14 +1068,7 @@ static uint64_t scaled_by(uint64_t n, const struct shmring_mpsc *q)
 /* Until the sleeper on doorbell db of q's ring is armed (bounded). */
 static void await_armed_db(const struct shmring_mpsc *q, unsigned int db)
 {
-	const struct shmring_region *r = q->region;
-
-	for (int i = 0; r->bells && i < 200000; i++) {
-		if (__atomic_load_n(&r->bells[db].armed, __ATOMIC_ACQUIRE))
-			break;
-		usleep(100);
-	}
-	usleep(r->bells ? 20000 : 50000);
+	shmring_test_await_armed(q->region, db);
 }
 
 struct later_mpsc {

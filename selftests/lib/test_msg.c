@@ -1159,27 +1159,10 @@ static int reap(pid_t pid)
 	return shmring_test_reap(pid);
 }
 
-/* Wait (bounded: 20 s) until *p == v. */
-static bool await_u32(const uint32_t *p, uint32_t v)
-{
-	for (int i = 0; i < 200000; i++) {
-		if (__atomic_load_n(p, __ATOMIC_ACQUIRE) == v)
-			return true;
-		usleep(100);
-	}
-	return false;
-}
-
 /* The sleeper of doorbell db of m's ring is armed (then most likely asleep). */
 static void await_armed(const struct shmring_msg *m, unsigned int db)
 {
-	const struct shmring_region *r = shmring_msg_region(m);
-
-	if (r->bells)
-		await_u32(&r->bells[db].armed, 1);
-	else
-		usleep(50000);
-	usleep(20000);
+	shmring_test_await_armed(shmring_msg_region(m), db);
 }
 
 struct delayed {

@@ -511,15 +511,7 @@ static uint32_t scaled_by(uint32_t n, const struct shmring_seg *s)
 /* Until someone is armed on the barrier doorbell (bounded), then a bit. */
 static void await_barrier_sleeper(const struct shmring_seg *s)
 {
-	const struct shmring_region *r = s->region;
-
-	for (int i = 0; r->bells && i < 200000; i++) {
-		if (__atomic_load_n(&r->bells[SHMRING_SEG_DB_BARRIER].armed,
-				    __ATOMIC_ACQUIRE))
-			break;
-		usleep(100);
-	}
-	usleep(r->bells ? 20000 : 50000);
+	shmring_test_await_armed(s->region, SHMRING_SEG_DB_BARRIER);
 }
 
 struct late_arrival {

@@ -993,14 +993,7 @@ static uint64_t mono_ns(void)
 /* Until the sleeper on doorbell db of s's ring is armed (bounded). */
 static void await_armed_db(const struct shmring_stream *s, unsigned int db)
 {
-	const struct shmring_region *r = shmring_stream_region(s);
-
-	for (int i = 0; r->bells && i < 200000; i++) {
-		if (__atomic_load_n(&r->bells[db].armed, __ATOMIC_ACQUIRE))
-			break;
-		usleep(100);
-	}
-	usleep(r->bells ? 20000 : 50000);
+	shmring_test_await_armed(shmring_stream_region(s), db);
 }
 
 struct later_op {

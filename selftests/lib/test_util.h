@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <shmring/region.h>
+#include <shmring/wait.h>
 
 /*
  * Length of the long runs (10^6 records on the host's plain build): scaled
@@ -47,6 +49,21 @@ static inline int shmring_test_reap(pid_t pid)
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+}
+
+/*
+ * Until a sleeper has armed doorbell db of r (bounded: 20 s), then 20 ms
+ * more, so that it has most likely gone to sleep; without a BELL page
+ * (waits poll) just 50 ms.
+ */
+static inline void shmring_test_await_armed(const struct shmring_region *r, unsigned int db)
+{
+	for (int i = 0; r->bells && i < 200000; i++) {
+		if (__atomic_load_n(&r->bells[db].armed, __ATOMIC_ACQUIRE))
+			break;
+		usleep(100);
+	}
+	usleep(r->bells ? 20000 : 50000);
 }
 
 #endif /* SHMRING_TEST_UTIL_H */
