@@ -12,9 +12,9 @@ Usage: python/run-vm.sh [generic|rt]
 
 Boot Debian's 6.1 kernel (default generic) in qemu with shmring.ko and run
 the Python broadcast reader test on the /dev/shmring backend.
-Needs: /usr/bin/python3 with numpy, the module built by the VM lane
-(build/out/vm-<flavour>/mod/shmring.ko, from selftests/vm/run-vm.sh), and
-the static library (make -C userlib VARIANT=static). Payload: build/out/python-vm.
+Needs: /usr/bin/python3 with numpy and the kernel headers of the flavour
+(the module is built by scripts/vm/build-module.sh); builds the static
+library (make -C userlib VARIANT=static). Payload: build/out/python-vm.
 USAGE
 }
 
@@ -26,8 +26,15 @@ esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-ko=build/out/vm-$flavour/mod/shmring.ko
-[ -f "$ko" ] || { echo "run-vm: $ko missing: run selftests/vm/run-vm.sh $flavour first" >&2; exit 2; }
+case $flavour in
+generic) kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | grep -v -- '-rt-' | sort -V | tail -1) ;;
+rt)      kdir=$(ls -d /usr/src/linux-headers-*-rt-amd64 2>/dev/null | sort -V | tail -1) ;;
+esac
+[ -n "$kdir" ] || { echo "run-vm: no kernel headers for $flavour (make deps)" >&2; exit 2; }
+mkdir -p build/out/python-vm-mod
+bash scripts/vm/build-module.sh "$kdir" build/out/python-vm-mod ||
+	{ echo "run-vm: module build failed" >&2; exit 1; }
+ko=build/out/python-vm-mod/shmring.ko
 /usr/bin/python3 -c 'import numpy' 2>/dev/null ||
 	{ echo "run-vm: /usr/bin/python3 has no numpy (apt-get install python3-numpy)" >&2; exit 2; }
 make -s -C userlib VARIANT=static >/dev/null

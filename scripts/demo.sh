@@ -78,7 +78,7 @@ stream=$top/build/out/tools/shmring-stream
 
 # ---- part 1: /dev/shmring in a VM ---------------------------------------
 vm_part() {
-	local kdir mod payload rc
+	local kdir payload rc
 
 	kdir=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | grep -v -- '-rt-' | sort -V | tail -1)
 	if [ -z "$kdir" ]; then
@@ -86,16 +86,7 @@ vm_part() {
 		return 1
 	fi
 	say "part 1: building shmring.ko against $kdir and a static shmring-stream"
-	# A private copy of the module sources, so that in-tree builds by
-	# others are not disturbed.
-	mod=$out/mod
-	rm -rf "$mod"
-	mkdir -p "$mod"
-	cp -a Kbuild kmod include "$mod/" || return 1
-	rm -f "$mod"/kmod/*.o "$mod"/kmod/.*.cmd
-	if ! make -s -C "$kdir" M="$mod" modules >"$out/module-build.log" 2>&1 ||
-	   [ ! -f "$mod/shmring.ko" ]; then
-		tail -30 "$out/module-build.log"
+	if ! bash scripts/vm/build-module.sh "$kdir" "$out"; then
 		echo "demo: module build failed (log: $out/module-build.log)" >&2
 		return 1
 	fi
@@ -107,7 +98,7 @@ vm_part() {
 	payload=$out/payload
 	rm -rf "$payload"
 	mkdir -p "$payload"
-	cp "$mod/shmring.ko" build/out/tools-static/shmring-stream "$payload/"
+	cp "$out/shmring.ko" build/out/tools-static/shmring-stream "$payload/"
 	cat >"$payload/run.sh" <<GUEST
 # SPDX-License-Identifier: GPL-2.0
 # Guest side of scripts/demo.sh (busybox sh).

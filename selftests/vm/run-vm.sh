@@ -92,14 +92,9 @@ mkdir -p "$payload/kmod" "$payload/lib"
 
 lane_start=$(date +%s)
 # 1. The module, from a private copy of the sources.
-mod=$out/mod
-rm -rf "$mod"
-mkdir -p "$mod"
 if [ -f Kbuild ] && [ -d kmod ]; then
-	cp -a Kbuild kmod include "$mod/"
-	if make -s -C "$kdir" M="$mod" modules >"$out/module-build.log" 2>&1 &&
-	   [ -f "$mod/shmring.ko" ]; then
-		cp "$mod/shmring.ko" "$payload/"
+	if bash scripts/vm/build-module.sh "$kdir" "$out" 2>/dev/null; then
+		cp "$out/shmring.ko" "$payload/"
 		check 0 "build shmring.ko against $kdir"
 	else
 		comment <"$out/module-build.log" | tail -40
