@@ -377,7 +377,7 @@ static int map_areas(struct shmring_region *r, int prot, int dfd, int numa_node)
 {
 	uint64_t off = data_offset(r->meta_bytes, r->data_bytes);
 	void *p;
-	int ret;
+	int ret, thp;
 
 	p = mmap(NULL, CTRL_BYTES, PROT_READ, MAP_SHARED, r->fd, 0);
 	if (p == MAP_FAILED)
@@ -400,16 +400,23 @@ static int map_areas(struct shmring_region *r, int prot, int dfd, int numa_node)
 		return ret;
 	}
 	r->page_bytes = SHMRING_SZ_4K;
+	thp = 0;
 	if (dfd >= 0) {
 		r->page_bytes = SHMRING_SZ_2M;	/* hugetlbfs: always 2 MiB */
 	} else if (!(r->flags & SHMRING_F_NOHUGE) && r->data_bytes % SHMRING_SZ_2M == 0 &&
 		   shmem_thp_possible()) {
-		/* Ask for THP and fault the pages in so smaps can tell. */
-		madvise(r->map_base, r->map_len, MADV_HUGEPAGE);
-		if (madvise(r->data, r->data_bytes, (prot & PROT_WRITE) ?
-			    MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
-			r->page_bytes = smaps_page_bytes(r->data, r->data_bytes);
+		/* Ask for THP before the pages are faulted in below. */
+		thp = madvise(r->map_base, r->map_len, MADV_HUGEPAGE) == 0;
 	}
+	/*
+	 * Fault both views of DATA in now, as the device's pinned memory
+	 * is: no record pays for a first touch (a zero-filled page, then a
+	 * page-table entry per mapping). Best effort: without
+	 * MADV_POPULATE_* (before 5.14) the pages come on first use.
+	 */
+	if (madvise(r->data, 2 * r->data_bytes, (prot & PROT_WRITE) ?
+		    MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0 && thp)
+		r->page_bytes = smaps_page_bytes(r->data, r->data_bytes);
 	return 0;
 }
 
