@@ -10,6 +10,8 @@
 
 #include <shmring/bcast.h>
 
+#include "internal.h"
+
 /* Read attempts per call before giving up with -EAGAIN (never spins). */
 #define BCAST_READ_TRIES	64
 
@@ -263,7 +265,7 @@ int shmring_bcast_create(const char *name, const struct shmring_bcast_opts *o,
 	if (o->capacity > SHMRING_DATA_BYTES_MAX / stride)
 		return -E2BIG;
 
-	b = calloc(1, sizeof(*b));
+	b = shmring__handle_alloc(sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	memset(&ro, 0, sizeof(ro));
@@ -343,7 +345,7 @@ int shmring_bcast_attach(const char *name,
 	    o->start > SHMRING_BCAST_START_NEXT)
 		return -EINVAL;
 	*out = NULL;
-	b = calloc(1, sizeof(*b));
+	b = shmring__handle_alloc(sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	memset(&ro, 0, sizeof(ro));

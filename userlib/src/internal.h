@@ -9,6 +9,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <shmring/hdr.h>
 #include <shmring/region.h>
 
 #define SHMRING_HIDDEN		__attribute__((visibility("hidden")))
@@ -34,6 +37,22 @@ struct shmring_opts_int {
 static inline uint64_t shmring_round_up(uint64_t v, uint64_t a)
 {
 	return (v + a - 1) & ~(a - 1);
+}
+
+/*
+ * A zeroed process-local handle on whole cache-line pairs of its own, so
+ * that a producer's and a consumer's handle used by two threads never
+ * share a line (their hot fields are written on every record). Free it
+ * with free().
+ */
+static inline void *shmring__handle_alloc(size_t size)
+{
+	size_t n = (size_t)shmring_round_up(size, SHMRING_PAD);
+	void *p = aligned_alloc(SHMRING_PAD, n);
+
+	if (p)
+		memset(p, 0, n);
+	return p;
 }
 
 /* CLOCK_MONOTONIC in ns. */

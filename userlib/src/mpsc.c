@@ -303,7 +303,7 @@ static int mpsc_open(const char *name, uint32_t nslots, uint32_t slot_bytes, int
 		}
 	}
 
-	q = calloc(1, sizeof(*q));
+	q = shmring__handle_alloc(sizeof(*q));
 	if (!q) {
 		ret = -ENOMEM;
 		goto fail;
@@ -350,7 +350,7 @@ int shmring_mpsc_dup(struct shmring_mpsc *q, int role, struct shmring_mpsc **out
 	*out = NULL;
 	if (!q || (role != SHMRING_MPSC_PRODUCER && role != SHMRING_MPSC_CONSUMER))
 		return -EINVAL;
-	d = calloc(1, sizeof(*d));
+	d = shmring__handle_alloc(sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	d->region = q->region;

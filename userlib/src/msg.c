@@ -18,6 +18,8 @@
 
 #include <shmring/msg.h>
 
+#include "internal.h"
+
 /* Smallest opts->size accepted (the first published version). */
 #define MSG_OPTS_VER0	48
 
@@ -510,7 +512,7 @@ static int msg_open(const char *name, uint64_t size, int role, int create,
 		}
 	}
 
-	m = calloc(1, sizeof(*m));
+	m = shmring__handle_alloc(sizeof(*m));
 	if (!m) {
 		ret = -ENOMEM;
 		goto fail;

@@ -231,7 +231,7 @@ static int seg_open(const char *name, uint32_t nparts, uint64_t seg_bytes, uint3
 		}
 	}
 
-	s = calloc(1, sizeof(*s));
+	s = shmring__handle_alloc(sizeof(*s));
 	if (!s) {
 		ret = -ENOMEM;
 		goto fail;
@@ -288,7 +288,7 @@ int shmring_seg_join_shared(struct shmring_seg *s, uint32_t index, struct shmrin
 	*out = NULL;
 	if (!s || index >= s->nparts)
 		return -EINVAL;
-	d = calloc(1, sizeof(*d));
+	d = shmring__handle_alloc(sizeof(*d));
 	if (!d)
 		return -ENOMEM;
 	*d = *s;

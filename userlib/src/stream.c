@@ -13,6 +13,8 @@
 
 #include <shmring/stream.h>
 
+#include "internal.h"
+
 /* Copy in steps of this much, publishing the position after each step, so
  * that the peer can start on the first part of a large call early. */
 #define STREAM_STEP	(32U << 10)
@@ -482,7 +484,7 @@ static int stream_open(const char *name, uint64_t size, int role, int create,
 		}
 	}
 
-	s = calloc(1, sizeof(*s));
+	s = shmring__handle_alloc(sizeof(*s));
 	if (!s) {
 		ret = -ENOMEM;
 		goto fail;
