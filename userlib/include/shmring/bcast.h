@@ -211,7 +211,7 @@ int shmring_bcast_read_wait(struct shmring_bcast *b, void *buf,
 
 /* ---- hot path ---------------------------------------------------------- */
 
-static inline _Atomic uint64_t *shmring_bcast__slot(const struct shmring_bcast *b,
+SHMRING_INLINE _Atomic uint64_t *shmring_bcast__slot(const struct shmring_bcast *b,
 						   uint64_t n)
 {
 	uint64_t i = b->mask ? (n & b->mask) : (n % b->capacity);
@@ -230,7 +230,7 @@ static inline _Atomic uint64_t *shmring_bcast__slot(const struct shmring_bcast *
  * re-load of the sequence (after its acquire loads) sees the odd value or
  * later and rejects the copy. See docs/bcast.md.
  */
-static inline void shmring_bcast__put(_Atomic uint64_t *dst, const void *src,
+SHMRING_INLINE void shmring_bcast__put(_Atomic uint64_t *dst, const void *src,
 				      uint32_t bytes)
 {
 	const unsigned char *s = (const unsigned char *)src;
@@ -248,7 +248,7 @@ static inline void shmring_bcast__put(_Atomic uint64_t *dst, const void *src,
 	}
 }
 
-static inline void shmring_bcast__get(void *dst, _Atomic uint64_t *src,
+SHMRING_INLINE void shmring_bcast__get(void *dst, _Atomic uint64_t *src,
 				      uint32_t bytes)
 {
 	unsigned char *d = (unsigned char *)dst;
@@ -269,7 +269,7 @@ static inline void shmring_bcast__get(void *dst, _Atomic uint64_t *src,
  * Producer: publish one entry of entry_size bytes. Never waits. Returns
  * the entry's number, or -EBADF on a consumer handle.
  */
-static inline int64_t shmring_bcast_publish(struct shmring_bcast *b,
+SHMRING_INLINE int64_t shmring_bcast_publish(struct shmring_bcast *b,
 					    const void *entry)
 {
 	uint64_t n = b->next;
@@ -304,7 +304,7 @@ static inline int64_t shmring_bcast_publish(struct shmring_bcast *b,
  * corruption. Entries arrive in increasing seq order and, for every read,
  * ri->seq == previous seq + 1 + ri->missed (from the start position).
  */
-static inline int shmring_bcast_read(struct shmring_bcast *b, void *buf,
+SHMRING_INLINE int shmring_bcast_read(struct shmring_bcast *b, void *buf,
 				     struct shmring_bcast_rinfo *ri)
 {
 	uint64_t n = b->cursor, want = 2 * n + 2, s1, s2;

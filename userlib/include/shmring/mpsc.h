@@ -319,7 +319,7 @@ int shmring_mpsc__not_ready(struct shmring_mpsc *q, uint64_t pos, uint64_t w);
 
 /* ---- hot path ---------------------------------------------------------- */
 
-static inline struct shmring_mpsc_slot *shmring_mpsc__slot(const struct shmring_mpsc *q,
+SHMRING_INLINE struct shmring_mpsc_slot *shmring_mpsc__slot(const struct shmring_mpsc *q,
 							 uint64_t pos)
 {
 	return (struct shmring_mpsc_slot *)(void *)(q->slots + (size_t)(pos & q->mask) *
@@ -333,7 +333,7 @@ static inline struct shmring_mpsc_slot *shmring_mpsc__slot(const struct shmring_
  * not block. Returns 0, -EAGAIN (full; not counted: see try_push), -EBUSY,
  * -ESTALE, -EPROTO, -EBADF.
  */
-static inline int shmring_mpsc_try_reserve(struct shmring_mpsc *q, uint64_t *ticket,
+SHMRING_INLINE int shmring_mpsc_try_reserve(struct shmring_mpsc *q, uint64_t *ticket,
 					   void **payload)
 {
 	struct shmring_mpsc_shared *sh = q->sh;
@@ -404,7 +404,7 @@ static inline int shmring_mpsc_try_reserve(struct shmring_mpsc *q, uint64_t *tic
  * -ESTALE (the slot was reclaimed: the record is lost), -EMSGSIZE (len too
  * big: the record is aborted instead), -EBADF.
  */
-static inline int shmring_mpsc_commit(struct shmring_mpsc *q, uint64_t ticket, uint32_t len)
+SHMRING_INLINE int shmring_mpsc_commit(struct shmring_mpsc *q, uint64_t ticket, uint32_t len)
 {
 	struct shmring_mpsc_slot *s;
 	uint64_t want = SHMRING_MPSC_WORD(ticket, SHMRING_MPSC_WRITING);
@@ -435,7 +435,7 @@ static inline int shmring_mpsc_commit(struct shmring_mpsc *q, uint64_t ticket, u
 }
 
 /* Producer: give up a reservation; the consumer skips the slot. */
-static inline int shmring_mpsc_abort(struct shmring_mpsc *q, uint64_t ticket)
+SHMRING_INLINE int shmring_mpsc_abort(struct shmring_mpsc *q, uint64_t ticket)
 {
 	int ret = shmring_mpsc_commit(q, ticket, SHMRING_MPSC_LEN_ABORTED);
 
@@ -443,7 +443,7 @@ static inline int shmring_mpsc_abort(struct shmring_mpsc *q, uint64_t ticket)
 }
 
 /* Producer: the payload of a reserved ticket (slot_bytes writable bytes). */
-static inline void *shmring_mpsc_payload(const struct shmring_mpsc *q, uint64_t ticket)
+SHMRING_INLINE void *shmring_mpsc_payload(const struct shmring_mpsc *q, uint64_t ticket)
 {
 	return (unsigned char *)shmring_mpsc__slot(q, ticket) + SHMRING_MPSC_SLOT_HDR;
 }
@@ -456,7 +456,7 @@ static inline void *shmring_mpsc_payload(const struct shmring_mpsc *q, uint64_t 
  * shmring_mpsc_payload()), each to be committed or aborted exactly once;
  * or -EAGAIN (no slot free), -EINVAL, and the errors of try_reserve.
  */
-static inline int shmring_mpsc_try_reserve_n(struct shmring_mpsc *q, uint32_t n,
+SHMRING_INLINE int shmring_mpsc_try_reserve_n(struct shmring_mpsc *q, uint32_t n,
 					     uint64_t *first)
 {
 	struct shmring_mpsc_shared *sh = q->sh;
@@ -536,7 +536,7 @@ int shmring_mpsc_try_push_n(struct shmring_mpsc *q, const void *const *bufs,
  * Returns 0, -EAGAIN (full: the shared overrun counter is incremented),
  * -EMSGSIZE, or another negative errno. Never blocks.
  */
-static inline int shmring_mpsc_try_push(struct shmring_mpsc *q, const void *buf,
+SHMRING_INLINE int shmring_mpsc_try_push(struct shmring_mpsc *q, const void *buf,
 					uint32_t len)
 {
 	uint64_t ticket;
@@ -565,7 +565,7 @@ static inline int shmring_mpsc_try_push(struct shmring_mpsc *q, const void *buf,
  * slot was never marked, or a corrupt head, shows within
  * SHMRING_MPSC_HEAD_CHECK polls (and at once in shmring_mpsc_stuck()).
  */
-static inline int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_mpsc_rec *rec)
+SHMRING_INLINE int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_mpsc_rec *rec)
 {
 	uint64_t n;
 
@@ -626,7 +626,7 @@ static inline int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_m
  * its barrier and one load. TSan builds, whose waiters arm with a bare
  * exchange, use shmring_notify() unchanged.
  */
-static inline void shmring_mpsc__notify_space(struct shmring_mpsc *q)
+SHMRING_INLINE void shmring_mpsc__notify_space(struct shmring_mpsc *q)
 {
 #ifdef __SANITIZE_THREAD__
 	shmring_notify(q->region, SHMRING_DB_SPACE);
@@ -652,7 +652,7 @@ static inline void shmring_mpsc__notify_space(struct shmring_mpsc *q)
 #endif
 }
 
-static inline int shmring_mpsc_release(struct shmring_mpsc *q)
+SHMRING_INLINE int shmring_mpsc_release(struct shmring_mpsc *q)
 {
 	uint64_t pos = q->tail;
 
@@ -676,7 +676,7 @@ static inline int shmring_mpsc_release(struct shmring_mpsc *q)
  * set, -EAGAIN, -EINPROGRESS, -EMSGSIZE (cap too small: *len is set and the
  * record stays), -EPROTO, -EBADF.
  */
-static inline int shmring_mpsc_try_pop(struct shmring_mpsc *q, void *buf, uint32_t cap,
+SHMRING_INLINE int shmring_mpsc_try_pop(struct shmring_mpsc *q, void *buf, uint32_t cap,
 				       uint32_t *len)
 {
 	struct shmring_mpsc_rec rec = { NULL, 0, 0, 0 };

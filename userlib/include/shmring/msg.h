@@ -293,21 +293,21 @@ uint64_t shmring_msg__now_ns(void);
 
 /* ---- hot path ---------------------------------------------------------- */
 
-static inline struct shmring_msg_hdr *shmring_msg__at(const struct shmring_msg *m,
+SHMRING_INLINE struct shmring_msg_hdr *shmring_msg__at(const struct shmring_msg *m,
 						      uint64_t pos)
 {
 	return (struct shmring_msg_hdr *)(void *)(m->data + (pos & m->mask));
 }
 
 /* Producer: publish position and sequence number for tools and re-attach. */
-static inline void shmring_msg__publish_prod(struct shmring_msg *m)
+SHMRING_INLINE void shmring_msg__publish_prod(struct shmring_msg *m)
 {
 	__atomic_store_n(&m->shared->prod_seq, m->seq, __ATOMIC_RELAXED);
 	__atomic_store_n(&m->shared->prod_pos, m->pos, __ATOMIC_RELEASE);
 }
 
 /* Bytes a record of len payload bytes takes in this ring. */
-static inline uint64_t shmring_msg__rec(const struct shmring_msg *m, uint64_t len)
+SHMRING_INLINE uint64_t shmring_msg__rec(const struct shmring_msg *m, uint64_t len)
 {
 	return m->hdr_bytes + ((len + 7) & ~(uint64_t)7);
 }
@@ -319,7 +319,7 @@ static inline uint64_t shmring_msg__rec(const struct shmring_msg *m, uint64_t le
  * another negative errno. Nothing is visible to the consumer until commit.
  * A second reserve before commit/abort replaces the first.
  */
-static inline int shmring_msg_reserve(struct shmring_msg *m, uint32_t len,
+SHMRING_INLINE int shmring_msg_reserve(struct shmring_msg *m, uint32_t len,
 				      void **ptr)
 {
 	if (m->role == SHMRING_MSG_PRODUCER && !m->err && len <= m->max_len &&
@@ -335,7 +335,7 @@ static inline int shmring_msg_reserve(struct shmring_msg *m, uint32_t len,
  * Producer: publish the reserved record with len (<= the reserved length)
  * payload bytes. -EINVAL without a reservation.
  */
-static inline int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
+SHMRING_INLINE int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
 				     uint16_t type, uint16_t flags)
 {
 	/* Locals: the stores into the ring must not force reloads. */
@@ -383,7 +383,7 @@ static inline int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
 }
 
 /* Producer: drop the reservation; the consumer never sees it. */
-static inline int shmring_msg_abort(struct shmring_msg *m)
+SHMRING_INLINE int shmring_msg_abort(struct shmring_msg *m)
 {
 	if (m->grant < 0)
 		return -EINVAL;
@@ -395,7 +395,7 @@ static inline int shmring_msg_abort(struct shmring_msg *m)
  * Producer: copy len bytes in as one record. Under BLOCK waits for space;
  * under DROP_NEWEST fails with -ENOBUFS when full. Returns 0 or an errno.
  */
-static inline int shmring_msg_send(struct shmring_msg *m, const void *buf,
+SHMRING_INLINE int shmring_msg_send(struct shmring_msg *m, const void *buf,
 				   uint32_t len, uint16_t type, uint16_t flags)
 {
 	void *p;
@@ -412,7 +412,7 @@ static inline int shmring_msg_send(struct shmring_msg *m, const void *buf,
  * Consumer: parse the record at pos (expected seq) into v. Returns 0 or
  * calls the slow path for empty, corrupt and error cases.
  */
-static inline int shmring_msg__parse(struct shmring_msg *m, uint64_t pos,
+SHMRING_INLINE int shmring_msg__parse(struct shmring_msg *m, uint64_t pos,
 				     uint64_t seq, struct shmring_msg_view *v)
 {
 	const struct shmring_msg_hdr *h = shmring_msg__at(m, pos);
@@ -444,7 +444,7 @@ static inline int shmring_msg__parse(struct shmring_msg *m, uint64_t pos,
  * -EAGAIN if the ring is empty, -EPIPE if empty and done, -EPROTO, -EBADF.
  * Peeking again returns the same record.
  */
-static inline int shmring_msg_peek(struct shmring_msg *m,
+SHMRING_INLINE int shmring_msg_peek(struct shmring_msg *m,
 				   struct shmring_msg_view *v)
 {
 	int ret;
@@ -464,7 +464,7 @@ static inline int shmring_msg_peek(struct shmring_msg *m,
  * unreleased one. Returns how many (>= 1), or the errno peek would give.
  * Release the last one used to release all of them.
  */
-static inline int shmring_msg_peek_batch(struct shmring_msg *m,
+SHMRING_INLINE int shmring_msg_peek_batch(struct shmring_msg *m,
 					 struct shmring_msg_view *v, unsigned int n)
 {
 	/* Locals: stores to v[] must not force reloads of the handle. */
@@ -550,7 +550,7 @@ static inline int shmring_msg_peek_batch(struct shmring_msg *m,
  * -EINVAL for a view that is not from the current position (stale or
  * already released).
  */
-static inline int shmring_msg_release(struct shmring_msg *m,
+SHMRING_INLINE int shmring_msg_release(struct shmring_msg *m,
 				      const struct shmring_msg_view *v)
 {
 	if (m->role != SHMRING_MSG_CONSUMER)

@@ -190,7 +190,7 @@ ssize_t shmring_stream__peek_slow(struct shmring_stream *s, const void **ptr);
  */
 #define SHMRING_STREAM_BLOCK	4096U
 
-static inline void shmring_stream__copy(void *dst, const void *src, size_t n,
+SHMRING_INLINE void shmring_stream__copy(void *dst, const void *src, size_t n,
 					int to_ring)
 {
 	unsigned char *d = (unsigned char *)dst;
@@ -225,7 +225,7 @@ static inline void shmring_stream__copy(void *dst, const void *src, size_t n,
  * TSan builds, whose waiters arm with a bare exchange, use
  * shmring_notify() unchanged (a kick per read while a writer sleeps).
  */
-static inline void shmring_stream__notify_space(struct shmring_stream *s)
+SHMRING_INLINE void shmring_stream__notify_space(struct shmring_stream *s)
 {
 #ifdef __SANITIZE_THREAD__
 	shmring_notify(s->region, SHMRING_DB_SPACE);
@@ -251,7 +251,7 @@ static inline void shmring_stream__notify_space(struct shmring_stream *s)
 #endif
 }
 
-static inline void shmring_stream__advance(struct shmring_stream *s, uint64_t n)
+SHMRING_INLINE void shmring_stream__advance(struct shmring_stream *s, uint64_t n)
 {
 	s->pos += n;
 	s->off += n;
@@ -280,7 +280,7 @@ static inline void shmring_stream__advance(struct shmring_stream *s, uint64_t n)
  * fewer than max(min, 1) bytes are free; or another negative errno.
  * Does not block.
  */
-static inline ssize_t shmring_stream_write_reserve(struct shmring_stream *s,
+SHMRING_INLINE ssize_t shmring_stream_write_reserve(struct shmring_stream *s,
 						   size_t min, void **ptr)
 {
 	uint64_t fr = s->size - (s->pos - s->peer);
@@ -297,7 +297,7 @@ static inline ssize_t shmring_stream_write_reserve(struct shmring_stream *s,
  * Writer, zero-copy: publish the first n bytes of the reserved span. The
  * rest of the span stays reserved (at *ptr + n). -EINVAL if n exceeds it.
  */
-static inline int shmring_stream_write_commit(struct shmring_stream *s, size_t n)
+SHMRING_INLINE int shmring_stream_write_commit(struct shmring_stream *s, size_t n)
 {
 	if (n > s->grant || s->role != SHMRING_STREAM_WRITER)
 		return -EINVAL;
@@ -313,7 +313,7 @@ static inline int shmring_stream_write_commit(struct shmring_stream *s, size_t n
  * (>= 1) with *ptr pointing at them, 0 at the end of the stream, -EAGAIN if
  * empty, or another negative errno. Does not block.
  */
-static inline ssize_t shmring_stream_read_peek(struct shmring_stream *s,
+SHMRING_INLINE ssize_t shmring_stream_read_peek(struct shmring_stream *s,
 					       const void **ptr)
 {
 	uint64_t av = s->peer - s->pos;
@@ -327,7 +327,7 @@ static inline ssize_t shmring_stream_read_peek(struct shmring_stream *s,
 }
 
 /* Reader, zero-copy: release the first n bytes of the peeked span. */
-static inline int shmring_stream_read_consume(struct shmring_stream *s, size_t n)
+SHMRING_INLINE int shmring_stream_read_consume(struct shmring_stream *s, size_t n)
 {
 	if (n > s->grant || s->role != SHMRING_STREAM_READER)
 		return -EINVAL;
@@ -342,7 +342,7 @@ static inline int shmring_stream_read_consume(struct shmring_stream *s, size_t n
  * Writer: copy all len bytes into the stream, waiting for space as needed.
  * Returns len, or a negative errno (then an unknown prefix was sent).
  */
-static inline ssize_t shmring_stream_write(struct shmring_stream *s,
+SHMRING_INLINE ssize_t shmring_stream_write(struct shmring_stream *s,
 					   const void *buf, size_t len)
 {
 	uint64_t fr = s->size - (s->pos - s->peer);
@@ -360,7 +360,7 @@ static inline ssize_t shmring_stream_write(struct shmring_stream *s,
  * Writer: copy as much of buf as fits now. Returns the bytes written (>= 1),
  * 0 for len 0, -EAGAIN if the ring is full, or a negative errno.
  */
-static inline ssize_t shmring_stream_try_write(struct shmring_stream *s,
+SHMRING_INLINE ssize_t shmring_stream_try_write(struct shmring_stream *s,
 					       const void *buf, size_t len)
 {
 	uint64_t fr = s->size - (s->pos - s->peer);
@@ -379,7 +379,7 @@ static inline ssize_t shmring_stream_try_write(struct shmring_stream *s,
  * Returns the bytes read (>= 1), 0 at the end of the stream (or for len 0),
  * or a negative errno.
  */
-static inline ssize_t shmring_stream_read(struct shmring_stream *s, void *buf,
+SHMRING_INLINE ssize_t shmring_stream_read(struct shmring_stream *s, void *buf,
 					  size_t len)
 {
 	uint64_t av = s->peer - s->pos;
@@ -398,7 +398,7 @@ static inline ssize_t shmring_stream_read(struct shmring_stream *s, void *buf,
  * (>= 1), 0 at the end of the stream (or for len 0), -EAGAIN if empty, or
  * a negative errno.
  */
-static inline ssize_t shmring_stream_try_read(struct shmring_stream *s,
+SHMRING_INLINE ssize_t shmring_stream_try_read(struct shmring_stream *s,
 					      void *buf, size_t len)
 {
 	uint64_t av = s->peer - s->pos;

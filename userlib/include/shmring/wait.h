@@ -85,7 +85,7 @@ extern int shmring__mb_notify;
 int shmring__waiter_barrier(void);
 void shmring__bell_mark_fenced(struct shmring_bell *b);
 
-static inline void shmring__notify_barrier(const struct shmring_bell *b)
+SHMRING_INLINE void shmring__notify_barrier(const struct shmring_bell *b)
 {
 	if (__builtin_expect(shmring__mb_notify &&
 			     !__atomic_load_n(&b->fenced, __ATOMIC_RELAXED), 1))
@@ -170,7 +170,7 @@ void shmring_wait_stats_get(struct shmring_wait_stats *out, bool reset);
  * (the RMWs on the flag are totally ordered and synchronise with the
  * waiter's arming RMW); see docs/wakeups.md.
  */
-static inline void shmring_notify(struct shmring_region *r, unsigned int db)
+SHMRING_INLINE void shmring_notify(struct shmring_region *r, unsigned int db)
 {
 	struct shmring_bell *b;
 
