@@ -152,9 +152,17 @@ struct shmring_msg_opts {
 					 * initialising; 0 = 2 s */
 	uint64_t wait_timeout_ns;	/* blocking calls give -ETIMEDOUT after
 					 * this long; 0 = wait for ever */
+	/* size 56 and up (older callers pass 48: defaults): */
+	uint32_t slip_ns;	/* consumer, batch calls: how long to stay
+				 * off the producer's cache lines once caught
+				 * up with a streaming producer; 0 =
+				 * SHMRING_MSG_SLIP, SHMRING_MSG_NO_SLIP = never */
+	uint32_t reserved;	/* must be 0 */
 };
 
 #define SHMRING_MSG_SPIN	SHMRING_WAIT_SPIN_DEFAULT_NS
+#define SHMRING_MSG_SLIP	2000U
+#define SHMRING_MSG_NO_SLIP	0xffffffffU
 
 /*
  * A record as seen by the consumer (peek). data points into the ring and
@@ -202,6 +210,10 @@ struct shmring_msg {
 	uint64_t wait_timeout_ns;
 	uint32_t spin;
 	uint32_t policy;
+	uint32_t slip_ns;	/* consumer: 0 = never slip */
+	uint32_t streaming;	/* consumer: prod_pos moves fast */
+	uint64_t pub_t;		/* consumer: when prod_pos last moved */
+	uint64_t slip_t0;	/* consumer: when the current slip began, 0 */
 	struct shmring_region *region;
 };
 
@@ -289,6 +301,7 @@ int shmring_msg__peek_slow(struct shmring_msg *m, uint64_t pos, uint64_t seq,
 			   struct shmring_msg_view *v);
 void shmring_msg__publish(struct shmring_msg *m);
 int shmring_msg__corrupt(struct shmring_msg *m);
+int shmring_msg__caught_up(struct shmring_msg *m, uint64_t pos);
 uint64_t shmring_msg__now_ns(void);
 
 /* ---- hot path ---------------------------------------------------------- */
@@ -488,11 +501,14 @@ SHMRING_INLINE int shmring_msg_peek_batch(struct shmring_msg *m,
 	 * The producer's published position, a hint only (every record is
 	 * still validated): below it the records are committed and their
 	 * lines complete, so reading ahead there steals no line the
-	 * producer is still writing.
+	 * producer is still writing. Past it, a streaming producer is
+	 * still writing: keep off for a moment (slipping, docs/msg.md).
 	 */
-	if ((int64_t)(safe - pos) <= 0)
-		m->limit = safe = __atomic_load_n(&m->shared->prod_pos,
-						  __ATOMIC_RELAXED);
+	if ((int64_t)(safe - pos) <= 0) {
+		if (shmring_msg__caught_up(m, pos))
+			return -EAGAIN;
+		safe = m->limit;
+	}
 	for (i = 0; i < n; i++) {
 		const struct shmring_msg_hdr *h =
 			(const struct shmring_msg_hdr *)(const void *)(data + (pos & mask));
@@ -629,6 +645,10 @@ static inline int shmring_msg_consume(struct shmring_msg *m, shmring_msg_fn fn,
 		return -EBADF;
 	if (max > 0x7fffffffU)
 		max = 0x7fffffffU;
+	/* As in peek_batch: off a streaming producer's lines for a moment. */
+	if ((int64_t)(m->limit - pos) <= 0 && !m->err &&
+	    shmring_msg__caught_up(m, pos))
+		return 0;
 	while (n < max && !stop) {
 		ret = shmring_msg__parse(m, pos, seq, &v);
 		if (ret)
