@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -674,14 +673,6 @@ TEST(batch_and_consume)
 	close_pair(n, p, c);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Send n records of 8 bytes numbered from *seq. */
 static int send_n(struct shmring_msg *p, unsigned int n, uint64_t *seq)
 {
@@ -757,10 +748,10 @@ TEST(slip_behind_streaming_producer)
 	for (tries = 0; tries < 20 && !seen; tries++) {
 		usleep(1000);	/* the previous round's stream has ended */
 		ASSERT_EQ(0, stream_burst(p, &seq));
-		ta = now_ns();
+		ta = shmring_msg__now_ns();
 		ASSERT_LE(300, take_batch(c, &expect));
 		ASSERT_EQ(0, stream_burst(p, &seq));
-		tb = now_ns();
+		tb = shmring_msg__now_ns();
 		ASSERT_LE(300, take_batch(c, &expect));
 		ASSERT_EQ(seq, expect);
 		/* caught up, with the producer's next record right there */
