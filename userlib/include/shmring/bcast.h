@@ -231,7 +231,7 @@ SHMRING_INLINE _Atomic uint64_t *shmring_bcast__slot(const struct shmring_bcast 
  * later and rejects the copy. See docs/bcast.md.
  */
 SHMRING_INLINE void shmring_bcast__put(_Atomic uint64_t *dst, const void *src,
-				      uint32_t bytes)
+				       uint32_t bytes)
 {
 	const unsigned char *s = (const unsigned char *)src;
 	uint32_t i, words = bytes / 8;
@@ -249,7 +249,7 @@ SHMRING_INLINE void shmring_bcast__put(_Atomic uint64_t *dst, const void *src,
 }
 
 SHMRING_INLINE void shmring_bcast__get(void *dst, _Atomic uint64_t *src,
-				      uint32_t bytes)
+				       uint32_t bytes)
 {
 	unsigned char *d = (unsigned char *)dst;
 	uint32_t i, words = bytes / 8;
@@ -270,7 +270,7 @@ SHMRING_INLINE void shmring_bcast__get(void *dst, _Atomic uint64_t *src,
  * the entry's number, or -EBADF on a consumer handle.
  */
 SHMRING_INLINE int64_t shmring_bcast_publish(struct shmring_bcast *b,
-					    const void *entry)
+					     const void *entry)
 {
 	uint64_t n = b->next;
 	_Atomic uint64_t *s;
@@ -305,7 +305,7 @@ SHMRING_INLINE int64_t shmring_bcast_publish(struct shmring_bcast *b,
  * ri->seq == previous seq + 1 + ri->missed (from the start position).
  */
 SHMRING_INLINE int shmring_bcast_read(struct shmring_bcast *b, void *buf,
-				     struct shmring_bcast_rinfo *ri)
+				      struct shmring_bcast_rinfo *ri)
 {
 	uint64_t n = b->cursor, want = 2 * n + 2, s1, s2;
 	_Atomic uint64_t *s;

@@ -334,7 +334,7 @@ SHMRING_INLINE struct shmring_mpsc_slot *shmring_mpsc__slot(const struct shmring
  * -ESTALE, -EPROTO, -EBADF.
  */
 SHMRING_INLINE int shmring_mpsc_try_reserve(struct shmring_mpsc *q, uint64_t *ticket,
-					   void **payload)
+					    void **payload)
 {
 	struct shmring_mpsc_shared *sh = q->sh;
 	uint64_t pos, w, h;
@@ -457,7 +457,7 @@ SHMRING_INLINE void *shmring_mpsc_payload(const struct shmring_mpsc *q, uint64_t
  * or -EAGAIN (no slot free), -EINVAL, and the errors of try_reserve.
  */
 SHMRING_INLINE int shmring_mpsc_try_reserve_n(struct shmring_mpsc *q, uint32_t n,
-					     uint64_t *first)
+					      uint64_t *first)
 {
 	struct shmring_mpsc_shared *sh = q->sh;
 	uint64_t pos, w, want;
@@ -537,7 +537,7 @@ int shmring_mpsc_try_push_n(struct shmring_mpsc *q, const void *const *bufs,
  * -EMSGSIZE, or another negative errno. Never blocks.
  */
 SHMRING_INLINE int shmring_mpsc_try_push(struct shmring_mpsc *q, const void *buf,
-					uint32_t len)
+					 uint32_t len)
 {
 	uint64_t ticket;
 	void *p;
@@ -677,7 +677,7 @@ SHMRING_INLINE int shmring_mpsc_release(struct shmring_mpsc *q)
  * record stays), -EPROTO, -EBADF.
  */
 SHMRING_INLINE int shmring_mpsc_try_pop(struct shmring_mpsc *q, void *buf, uint32_t cap,
-				       uint32_t *len)
+					uint32_t *len)
 {
 	struct shmring_mpsc_rec rec = { NULL, 0, 0, 0 };
 	int ret = shmring_mpsc_try_peek(q, &rec);

@@ -307,7 +307,7 @@ uint64_t shmring_msg__now_ns(void);
 /* ---- hot path ---------------------------------------------------------- */
 
 SHMRING_INLINE struct shmring_msg_hdr *shmring_msg__at(const struct shmring_msg *m,
-						      uint64_t pos)
+						       uint64_t pos)
 {
 	return (struct shmring_msg_hdr *)(void *)(m->data + (pos & m->mask));
 }
@@ -333,7 +333,7 @@ SHMRING_INLINE uint64_t shmring_msg__rec(const struct shmring_msg *m, uint64_t l
  * A second reserve before commit/abort replaces the first.
  */
 SHMRING_INLINE int shmring_msg_reserve(struct shmring_msg *m, uint32_t len,
-				      void **ptr)
+				       void **ptr)
 {
 	if (m->role == SHMRING_MSG_PRODUCER && !m->err && len <= m->max_len &&
 	    m->pos + shmring_msg__rec(m, len) <= m->limit) {
@@ -349,7 +349,7 @@ SHMRING_INLINE int shmring_msg_reserve(struct shmring_msg *m, uint32_t len,
  * payload bytes. -EINVAL without a reservation.
  */
 SHMRING_INLINE int shmring_msg_commit(struct shmring_msg *m, uint32_t len,
-				     uint16_t type, uint16_t flags)
+				      uint16_t type, uint16_t flags)
 {
 	/* Locals: the stores into the ring must not force reloads. */
 	uint64_t pos = m->pos, seq = m->seq, mask = m->mask, next;
@@ -409,7 +409,7 @@ SHMRING_INLINE int shmring_msg_abort(struct shmring_msg *m)
  * under DROP_NEWEST fails with -ENOBUFS when full. Returns 0 or an errno.
  */
 SHMRING_INLINE int shmring_msg_send(struct shmring_msg *m, const void *buf,
-				   uint32_t len, uint16_t type, uint16_t flags)
+				    uint32_t len, uint16_t type, uint16_t flags)
 {
 	void *p;
 	int ret = shmring_msg_reserve(m, len, &p);
@@ -426,7 +426,7 @@ SHMRING_INLINE int shmring_msg_send(struct shmring_msg *m, const void *buf,
  * calls the slow path for empty, corrupt and error cases.
  */
 SHMRING_INLINE int shmring_msg__parse(struct shmring_msg *m, uint64_t pos,
-				     uint64_t seq, struct shmring_msg_view *v)
+				      uint64_t seq, struct shmring_msg_view *v)
 {
 	const struct shmring_msg_hdr *h = shmring_msg__at(m, pos);
 	uint32_t w = __atomic_load_n(&h->word, __ATOMIC_ACQUIRE);
@@ -458,7 +458,7 @@ SHMRING_INLINE int shmring_msg__parse(struct shmring_msg *m, uint64_t pos,
  * Peeking again returns the same record.
  */
 SHMRING_INLINE int shmring_msg_peek(struct shmring_msg *m,
-				   struct shmring_msg_view *v)
+				    struct shmring_msg_view *v)
 {
 	int ret;
 
@@ -478,7 +478,7 @@ SHMRING_INLINE int shmring_msg_peek(struct shmring_msg *m,
  * Release the last one used to release all of them.
  */
 SHMRING_INLINE int shmring_msg_peek_batch(struct shmring_msg *m,
-					 struct shmring_msg_view *v, unsigned int n)
+					  struct shmring_msg_view *v, unsigned int n)
 {
 	/* Locals: stores to v[] must not force reloads of the handle. */
 	const unsigned char *data = m->data;
@@ -567,7 +567,7 @@ SHMRING_INLINE int shmring_msg_peek_batch(struct shmring_msg *m,
  * already released).
  */
 SHMRING_INLINE int shmring_msg_release(struct shmring_msg *m,
-				      const struct shmring_msg_view *v)
+				       const struct shmring_msg_view *v)
 {
 	if (m->role != SHMRING_MSG_CONSUMER)
 		return -EBADF;

@@ -191,7 +191,7 @@ ssize_t shmring_stream__peek_slow(struct shmring_stream *s, const void **ptr);
 #define SHMRING_STREAM_BLOCK	4096U
 
 SHMRING_INLINE void shmring_stream__copy(void *dst, const void *src, size_t n,
-					int to_ring)
+					 int to_ring)
 {
 	unsigned char *d = (unsigned char *)dst;
 	const unsigned char *s = (const unsigned char *)src;
@@ -281,7 +281,7 @@ SHMRING_INLINE void shmring_stream__advance(struct shmring_stream *s, uint64_t n
  * Does not block.
  */
 SHMRING_INLINE ssize_t shmring_stream_write_reserve(struct shmring_stream *s,
-						   size_t min, void **ptr)
+						    size_t min, void **ptr)
 {
 	uint64_t fr = s->size - (s->pos - s->peer);
 
@@ -314,7 +314,7 @@ SHMRING_INLINE int shmring_stream_write_commit(struct shmring_stream *s, size_t 
  * empty, or another negative errno. Does not block.
  */
 SHMRING_INLINE ssize_t shmring_stream_read_peek(struct shmring_stream *s,
-					       const void **ptr)
+						const void **ptr)
 {
 	uint64_t av = s->peer - s->pos;
 
@@ -343,7 +343,7 @@ SHMRING_INLINE int shmring_stream_read_consume(struct shmring_stream *s, size_t 
  * Returns len, or a negative errno (then an unknown prefix was sent).
  */
 SHMRING_INLINE ssize_t shmring_stream_write(struct shmring_stream *s,
-					   const void *buf, size_t len)
+					    const void *buf, size_t len)
 {
 	uint64_t fr = s->size - (s->pos - s->peer);
 
@@ -361,7 +361,7 @@ SHMRING_INLINE ssize_t shmring_stream_write(struct shmring_stream *s,
  * 0 for len 0, -EAGAIN if the ring is full, or a negative errno.
  */
 SHMRING_INLINE ssize_t shmring_stream_try_write(struct shmring_stream *s,
-					       const void *buf, size_t len)
+						const void *buf, size_t len)
 {
 	uint64_t fr = s->size - (s->pos - s->peer);
 
@@ -380,7 +380,7 @@ SHMRING_INLINE ssize_t shmring_stream_try_write(struct shmring_stream *s,
  * or a negative errno.
  */
 SHMRING_INLINE ssize_t shmring_stream_read(struct shmring_stream *s, void *buf,
-					  size_t len)
+					   size_t len)
 {
 	uint64_t av = s->peer - s->pos;
 
@@ -399,7 +399,7 @@ SHMRING_INLINE ssize_t shmring_stream_read(struct shmring_stream *s, void *buf,
  * a negative errno.
  */
 SHMRING_INLINE ssize_t shmring_stream_try_read(struct shmring_stream *s,
-					      void *buf, size_t len)
+					       void *buf, size_t len)
 {
 	uint64_t av = s->peer - s->pos;
 
