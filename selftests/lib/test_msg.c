@@ -569,7 +569,35 @@ TEST(abort_and_short_commit)
 	EXPECT_EQ(0U, v.gap);
 	EXPECT_EQ(0U, c->lost);
 	EXPECT_EQ(-EAGAIN, shmring_msg_peek(c, &v));
+	/* send() drops an outstanding reservation, as a second reserve does */
+	ASSERT_EQ(0, shmring_msg_reserve(p, 40, &ptr));
+	memset(ptr, 'y', 40);
+	ASSERT_EQ(0, shmring_msg_send(p, "abc", 3, 7, 0));
+	EXPECT_EQ(-EINVAL, shmring_msg_commit(p, 3, 0, 0));
+	ASSERT_EQ(3, shmring_msg_recv(c, buf, sizeof(buf), &v, 0));
+	EXPECT_EQ(0, memcmp(buf, "abc", 3));
+	EXPECT_EQ(7, v.type);
+	EXPECT_EQ(1U, v.seq);
+	EXPECT_EQ(-EAGAIN, shmring_msg_peek(c, &v));
 	close_pair(n, p, c);
+}
+
+/* consume() callback of drop_counts_and_gaps: check and count. */
+struct gap_count {
+	uint64_t gaps, bad;
+	unsigned int got;
+};
+
+static int gap_cb(const struct shmring_msg_view *v, void *arg)
+{
+	struct gap_count *g = arg;
+	uint64_t x;
+
+	memcpy(&x, v->data, sizeof(x));
+	g->bad += v->len != 16 || x != v->seq;
+	g->gaps += v->gap;
+	g->got++;
+	return 0;
 }
 
 TEST(drop_counts_and_gaps)
@@ -586,6 +614,8 @@ TEST(drop_counts_and_gaps)
 			     SHMRING_MSG_DROP_NEWEST, 0, &p, &c));
 	/* rounds of: fill past full, drain a varying part */
 	for (int round = 0; round < 20; round++) {
+		unsigned int part = cap / (unsigned int)(round % 3 + 1);
+
 		for (i = 0; i < cap + (unsigned int)round; i++) {
 			x[0] = p->seq;
 			ret = shmring_msg_send(p, x, 16, 0, 0);
@@ -596,7 +626,18 @@ TEST(drop_counts_and_gaps)
 			ASSERT_EQ(0, ret);
 			sent++;
 		}
-		for (i = 0; i < cap / (unsigned int)(round % 3 + 1); i++) {
+		if (round % 4 == 3) {
+			/* consume() counts the gaps into lost as peek does */
+			struct gap_count g = { 0, 0, 0 };
+
+			ASSERT_LT(0, shmring_msg_consume(c, gap_cb, &g, part));
+			EXPECT_EQ(0U, g.bad);
+			gaps += g.gaps;
+			got += g.got;
+			ASSERT_EQ(0, shmring_msg_flush(c));
+			continue;
+		}
+		for (i = 0; i < part; i++) {
 			ret = shmring_msg_peek(c, &v);
 			if (ret == -EAGAIN)
 				break;
