@@ -624,6 +624,19 @@ TEST(wrong_role_and_bad_args)
 	bad.flags |= SHMRING_F_RDONLY;
 	EXPECT_EQ(-EINVAL, shmring_stream_create(name, PAGE, SHMRING_STREAM_WRITER,
 						 &bad, &s));
+	bad = nohuge;
+	bad.reserved = 1;
+	EXPECT_EQ(-EINVAL, shmring_stream_create(name, PAGE, SHMRING_STREAM_WRITER,
+						 &bad, &s));
+	/* a caller built before slip_ns (40-byte opts) still works */
+	bad = nohuge;
+	bad.size = 40;
+	bad.reserved = 1;	/* past its size: not read */
+	ASSERT_EQ(0, shmring_stream_create(name, PAGE, SHMRING_STREAM_WRITER,
+					   &bad, &s));
+	shmring_stream_close(s);
+	s = NULL;
+	shmring_stream_unlink(name, 0);
 	EXPECT_EQ(-EINVAL, shmring_stream_create("bad/name", PAGE,
 						 SHMRING_STREAM_WRITER, &nohuge, &s));
 	EXPECT_EQ(-ENOENT, shmring_stream_attach(name, SHMRING_STREAM_READER,
@@ -1378,6 +1391,123 @@ TEST_F_TIMEOUT(st_slow, peer_killed, 120)
 	free(big);
 	shmring_stream_close(w);
 	shmring_stream_unlink(name, 0);
+}
+
+/* ---- slipping (docs/stream.md) ---------------------------------------- */
+
+/* n writes of one 8-byte number each, counting from *seq */
+static int write_n(struct shmring_stream *w, unsigned int n, uint64_t *seq)
+{
+	for (unsigned int i = 0; i < n; i++, (*seq)++) {
+		ssize_t r = shmring_stream_try_write(w, seq, sizeof(*seq));
+
+		if (r != (ssize_t)sizeof(*seq))
+			return r < 0 ? (int)r : -EIO;
+	}
+	return 0;
+}
+
+/* One try_read of up to 64 KiB: the numbers in order? Records or errno. */
+static int read_recs(struct shmring_stream *r, uint64_t *expect)
+{
+	static uint64_t buf[8192];
+	ssize_t n = shmring_stream_try_read(r, buf, sizeof(buf));
+
+	if (n < 0)
+		return (int)n;
+	if (n % 8)
+		return -EPROTO;
+	for (ssize_t i = 0; i < n / 8; i++, (*expect)++)
+		if (buf[i] != *expect)
+			return -EPROTO;
+	return (int)(n / 8);
+}
+
+/*
+ * A reader that reloaded write_pos with less than it asked for while the
+ * writer streams (256 writes within 100 us, from the shared write counter)
+ * leaves write_pos alone for slip_ns: try_read and read_peek report an
+ * empty ring though a write is there, a blocking read goes on to fetch it.
+ * A slower writer and a SHMRING_STREAM_NO_SLIP reader never see that.
+ */
+TEST(slip_behind_streaming_writer)
+{
+	const uint32_t slip = 200 * 1000;	/* 200 us: long enough to see */
+	struct shmring_stream_opts o = nohuge;
+	uint64_t seq = 0, expect = 0, ta, tb, x;
+	const void *rp;
+	int tries, ret, seen = 0;
+	struct pair p;
+
+	o.flags = SHMRING_F_NOHUGE;
+	o.slip_ns = slip;
+	ASSERT_EQ(0, pair_open(&p, "slip", 1 << 20, &o));
+	/* below the streaming rate (< 256 writes per 100 us): read at once */
+	for (tries = 0; tries < 3; tries++) {
+		ASSERT_EQ(0, write_n(p.w, 200, &seq));
+		ASSERT_EQ(200, read_recs(p.r, &expect));
+		ASSERT_EQ(0, write_n(p.w, 1, &seq));
+		ASSERT_EQ(1, read_recs(p.r, &expect));
+		usleep(1000);
+	}
+	EXPECT_EQ((uint32_t)seq, __atomic_load_n(&shared_of(p.w)->writes,
+						 __ATOMIC_RELAXED));
+	/*
+	 * Two bursts of 300, each read at once: the second reload sees the
+	 * writer streaming. Sanitizers or a busy machine can stretch the two
+	 * reads beyond 100 us; such rounds are measured, not asserted.
+	 */
+	for (tries = 0; tries < 20 && !seen; tries++) {
+		usleep(1000);	/* the previous round's stream has ended */
+		ASSERT_EQ(0, write_n(p.w, 300, &seq));
+		ta = mono_ns();
+		ASSERT_EQ(300, read_recs(p.r, &expect));
+		ASSERT_EQ(0, write_n(p.w, 300, &seq));
+		ASSERT_EQ(300, read_recs(p.r, &expect));
+		tb = mono_ns();
+		/* caught up, with the writer's next write right there */
+		ASSERT_EQ(0, write_n(p.w, 1, &seq));
+		ret = read_recs(p.r, &expect);
+		if (tb - ta > 80 * 1000) {
+			/* maybe a stream, maybe not: drain and retry */
+			if (ret == -EAGAIN) {
+				usleep(slip / 1000 + 100);
+				ASSERT_EQ(1, read_recs(p.r, &expect));
+			} else {
+				ASSERT_EQ(1, ret);
+			}
+			ASSERT_EQ(seq, expect);
+			continue;
+		}
+		ASSERT_EQ(-EAGAIN, ret);
+		seen = 1;
+		EXPECT_EQ(-EAGAIN, shmring_stream_read_peek(p.r, &rp));
+		/* a blocking read does not slip when nothing is cached */
+		ASSERT_EQ(8, shmring_stream_read(p.r, &x, sizeof(x)));
+		EXPECT_EQ(expect, x);
+		expect++;
+		/* after slip_ns the reader looks again by itself */
+		ASSERT_EQ(0, write_n(p.w, 1, &seq));
+		usleep(slip / 1000 + 100);
+		ASSERT_EQ(1, read_recs(p.r, &expect));
+		EXPECT_EQ(seq, expect);
+	}
+	pair_close(&p);
+	/* the same two bursts against a reader that never slips */
+	o.slip_ns = SHMRING_STREAM_NO_SLIP;
+	ASSERT_EQ(0, pair_open(&p, "noslip", 1 << 20, &o));
+	seq = expect = 0;
+	for (tries = 0; tries < 2; tries++) {
+		ASSERT_EQ(0, write_n(p.w, 300, &seq));
+		ASSERT_EQ(300, read_recs(p.r, &expect));
+	}
+	ASSERT_EQ(0, write_n(p.w, 1, &seq));
+	ASSERT_EQ(1, read_recs(p.r, &expect));
+	EXPECT_EQ(seq, expect);
+	pair_close(&p);
+	/* every round that was quick enough asserted the slip above */
+	if (!seen)
+		SKIP(return, "no two reloads within 80 us in 20 rounds (sanitizer?)");
 }
 
 TEST_HARNESS_MAIN

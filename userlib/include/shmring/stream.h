@@ -68,7 +68,9 @@ struct shmring_stream_shared {
 	/* writer's pair of lines */
 	uint64_t write_pos;	/* bytes ever committed (release store) */
 	uint32_t wflags;	/* SHMRING_STREAM_WF_* (release store) */
-	uint32_t wpad0;
+	uint32_t writes;	/* writes committed, mod 2^32: only a hint
+				 * for the reader's slipping (0 from a
+				 * writer that predates it: no slipping) */
 	uint64_t wake_read_pos;	/* a sleeping writer wants a kick once
 				 * read_pos reaches this (0: at once;
 				 * docs/stream.md, "Sleeping") */
@@ -94,9 +96,18 @@ struct shmring_stream_opts {
 	uint64_t wait_timeout_ns;	/* blocking calls give -ETIMEDOUT after
 					 * this long without progress; 0 = wait
 					 * for ever */
+	/* size 48 and up (older callers pass 40: defaults): */
+	uint32_t slip_ns;	/* reader: how long to leave write_pos alone
+				 * after a reload found less than wanted
+				 * while the writer streams; 0 =
+				 * SHMRING_STREAM_SLIP, SHMRING_STREAM_NO_SLIP
+				 * = never (docs/stream.md, "Slipping") */
+	uint32_t reserved;	/* must be 0 */
 };
 
 #define SHMRING_STREAM_SPIN	SHMRING_WAIT_SPIN_DEFAULT_NS
+#define SHMRING_STREAM_SLIP	2000U
+#define SHMRING_STREAM_NO_SLIP	0xffffffffU
 
 /*
  * Process-local handle. The fields are private (they are visible only so the
@@ -120,6 +131,12 @@ struct shmring_stream {
 	uint32_t spin;
 	uint32_t finished;	/* writer: done()/abort() called; reader:
 				 * end of stream seen or abort() called */
+	uint32_t writes;	/* writer: writes committed (mod 2^32) */
+	uint32_t slip_ns;	/* reader: 0 = never slip */
+	uint32_t streaming;	/* reader: the writer writes fast */
+	uint32_t tick_w;	/* reader: shared writes at the last tick */
+	uint64_t tick_t;	/* reader: time of the last tick */
+	uint64_t slip_t0;	/* reader: when the current slip began, 0 */
 };
 
 /*
@@ -268,10 +285,13 @@ SHMRING_INLINE void shmring_stream__advance(struct shmring_stream *s, uint64_t n
 	 * rings DATA, the reader SPACE. A fence and a load when nobody
 	 * sleeps (docs/stream.md, "Sleeping").
 	 */
-	if (s->role == SHMRING_STREAM_WRITER)
+	if (s->role == SHMRING_STREAM_WRITER) {
+		/* a hint for the reader (slipping); no order needed */
+		__atomic_store_n(&s->shared->writes, ++s->writes, __ATOMIC_RELAXED);
 		shmring_notify(s->region, SHMRING_DB_DATA);
-	else
+	} else {
 		shmring_stream__notify_space(s);
+	}
 }
 
 /*
