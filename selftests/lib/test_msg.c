@@ -760,7 +760,7 @@ static int stream_burst(struct shmring_msg *p, uint64_t *seq)
  */
 TEST(slip_behind_streaming_producer)
 {
-	const uint32_t slip = 200 * 1000;	/* 200 us: long enough to see */
+	const uint32_t slip = 2000 * 1000;	/* 2 ms: long enough under qemu TCG */
 	struct shmring_msg_opts o;
 	struct shmring_msg *p, *c;
 	struct shmring_msg_view v;
@@ -787,7 +787,7 @@ TEST(slip_behind_streaming_producer)
 	 * between; such rounds are measured and retried.
 	 */
 	for (tries = 0; tries < 20 && !seen; tries++) {
-		usleep(1000);	/* the previous round's stream has ended */
+		usleep(slip / 1000 + 100);	/* the previous round's slip is over */
 		ASSERT_EQ(0, stream_burst(p, &seq));
 		ta = shmring_msg__now_ns();
 		ASSERT_LE(300, take_batch(c, &expect));

@@ -1432,7 +1432,7 @@ static int read_recs(struct shmring_stream *r, uint64_t *expect)
  */
 TEST(slip_behind_streaming_writer)
 {
-	const uint32_t slip = 200 * 1000;	/* 200 us: long enough to see */
+	const uint32_t slip = 2000 * 1000;	/* 2 ms: long enough under qemu TCG */
 	struct shmring_stream_opts o = nohuge;
 	uint64_t seq = 0, expect = 0, ta, tb, x;
 	const void *rp;
@@ -1458,7 +1458,7 @@ TEST(slip_behind_streaming_writer)
 	 * reads beyond 100 us; such rounds are measured, not asserted.
 	 */
 	for (tries = 0; tries < 20 && !seen; tries++) {
-		usleep(1000);	/* the previous round's stream has ended */
+		usleep(slip / 1000 + 100);	/* the previous round's slip is over */
 		ASSERT_EQ(0, write_n(p.w, 300, &seq));
 		ta = mono_ns();
 		ASSERT_EQ(300, read_recs(p.r, &expect));
