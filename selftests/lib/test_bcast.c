@@ -248,11 +248,12 @@ TEST_F(bc, lapped_exact_missed)
 	publish_range(self->p, 0, 3);
 	ASSERT_EQ(0, shmring_bcast_read(self->c, &e, &ri));	/* 0 */
 	publish_range(self->p, 3, 45);	/* consumer at 1, head 45, keeps 37..44 */
+	/* lapped: it resumes a margin (one entry of 8) past the oldest kept */
 	ASSERT_EQ(0, shmring_bcast_read(self->c, &e, &ri));
-	EXPECT_EQ(37, ri.seq);
-	EXPECT_EQ(36, ri.missed);	/* 1..36 */
-	EXPECT_TRUE(ent_ok(&e, 37));
-	expect = 38;
+	EXPECT_EQ(38, ri.seq);
+	EXPECT_EQ(37, ri.missed);	/* 1..37 */
+	EXPECT_TRUE(ent_ok(&e, 38));
+	expect = 39;
 	while (shmring_bcast_read(self->c, &e, &ri) == 0) {
 		ASSERT_EQ(expect, ri.seq);
 		ASSERT_EQ(0, ri.missed);
@@ -260,8 +261,52 @@ TEST_F(bc, lapped_exact_missed)
 		expect++;
 	}
 	EXPECT_EQ(45, expect);
-	EXPECT_EQ(36, shmring_bcast_missed(self->c));
-	EXPECT_EQ(45 - 36, shmring_bcast_nread(self->c));
+	EXPECT_EQ(37, shmring_bcast_missed(self->c));
+	EXPECT_EQ(45 - 37, shmring_bcast_nread(self->c));
+}
+
+/*
+ * Where a lapped reader resumes: 1/64 of the ring (at least one entry, none
+ * in a ring of one) past the oldest entry kept, so that a reader slower than
+ * its producer is not lapped again at once; the missed count stays exact.
+ */
+TEST(lap_margin_by_capacity)
+{
+	static const struct { uint64_t cap, head, seq; } cases[] = {
+		{ 1, 5, 4 },		/* keeps 4; no margin possible */
+		{ 2, 10, 9 },		/* keeps 8..9; margin 1 */
+		{ 128, 1000, 874 },	/* keeps 872..999; margin 2 */
+		{ 1000, 5000, 4015 },	/* keeps 4000..4999; margin 15 */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct shmring_bcast *p = NULL, *c = NULL;
+		struct shmring_bcast_rinfo ri;
+		struct ent e;
+		char name[64];
+
+		ring_name(name, sizeof(name), "margin");
+		shmring_bcast_unlink(name, SHMRING_BACKEND_AUTO);
+		ASSERT_EQ(0, make_ring(name, cases[i].cap, sizeof(e), 0, 0, NULL, &p));
+		ASSERT_EQ(0, consumer(name, SHMRING_BCAST_START_OLDEST, &c));
+		publish_range(p, 0, cases[i].head);
+		ASSERT_EQ(0, shmring_bcast_read(c, &e, &ri));
+		EXPECT_EQ(cases[i].seq, ri.seq) TH_LOG("capacity %llu",
+						       (unsigned long long)cases[i].cap);
+		EXPECT_EQ(cases[i].seq, ri.missed);
+		EXPECT_TRUE(ent_ok(&e, ri.seq));
+		/* then every entry to the head, none missed */
+		for (uint64_t n = ri.seq + 1; n < cases[i].head; n++) {
+			ASSERT_EQ(0, shmring_bcast_read(c, &e, &ri));
+			ASSERT_EQ(n, ri.seq);
+			ASSERT_EQ(0U, ri.missed);
+		}
+		EXPECT_EQ(-EAGAIN, shmring_bcast_read(c, &e, &ri));
+		EXPECT_EQ(cases[i].seq, shmring_bcast_missed(c));
+		shmring_bcast_close(c);
+		shmring_bcast_close(p);
+		shmring_bcast_unlink(name, SHMRING_BACKEND_AUTO);
+	}
 }
 
 /* Odd entry sizes, a capacity that is not a power of 2, ALIGN64. */
