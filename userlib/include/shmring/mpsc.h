@@ -622,34 +622,15 @@ SHMRING_INLINE int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_
  * Consumer, after freeing a slot: wake producers asleep on a full ring, but
  * only once tail reached the position they asked for (wake_tail: 1/8 of
  * the ring free), so a blocked producer sleeps once per eighth of the ring,
- * not once per record. The fast path (nobody armed) is shmring_notify()'s:
- * its barrier and one load. TSan builds, whose waiters arm with a bare
- * exchange, use shmring_notify() unchanged.
+ * not once per record (shmring__armed_bell() in wait.h).
  */
 SHMRING_INLINE void shmring_mpsc__notify_space(struct shmring_mpsc *q)
 {
-#ifdef __SANITIZE_THREAD__
-	shmring_notify(q->region, SHMRING_DB_SPACE);
-#else
-	struct shmring_bell *b = q->region->bells;
+	struct shmring_bell *b = shmring__armed_bell(q->region, SHMRING_DB_SPACE);
 
-	if (__builtin_expect(!b, 0)) {
-		/* Cannot see who sleeps: as shmring_notify(). */
-		(void)shmring_kick(q->region, SHMRING_DB_SPACE);
-		return;
-	}
-	b += SHMRING_DB_SPACE;
-	/* shmring_notify()'s barrier (a fence, or none with membarrier). */
-	shmring__notify_barrier(b);
-	/* Acquire: a producer stored wake_tail before it armed. */
-	if (!__atomic_load_n(&b->armed, __ATOMIC_ACQUIRE))
-		return;
-	if ((int64_t)(q->tail - atomic_load_explicit(&q->sh->wake_tail,
-						     memory_order_relaxed)) < 0)
-		return;		/* not yet: the flag stays armed */
-	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
-		(void)shmring_kick(q->region, SHMRING_DB_SPACE);
-#endif
+	if (b && (int64_t)(q->tail - atomic_load_explicit(&q->sh->wake_tail,
+							  memory_order_relaxed)) >= 0)
+		shmring__wake_bell(q->region, SHMRING_DB_SPACE, b);
 }
 
 SHMRING_INLINE int shmring_mpsc_release(struct shmring_mpsc *q)

@@ -233,41 +233,6 @@ SHMRING_INLINE void shmring_stream__copy(void *dst, const void *src, size_t n,
 	}
 }
 
-/*
- * Reader, after publishing read_pos: wake a writer sleeping for space, but
- * only once read_pos reached the position it asked for (wake_read_pos:
- * 1/8 of the ring free, or what it needs if more), so a writer blocked on
- * a full ring sleeps once per eighth of the ring, not once per read. The
- * fast path (nobody armed) is shmring_notify()'s: its barrier and one load.
- * TSan builds, whose waiters arm with a bare exchange, use
- * shmring_notify() unchanged (a kick per read while a writer sleeps).
- */
-SHMRING_INLINE void shmring_stream__notify_space(struct shmring_stream *s)
-{
-#ifdef __SANITIZE_THREAD__
-	shmring_notify(s->region, SHMRING_DB_SPACE);
-#else
-	struct shmring_bell *b = s->region->bells;
-
-	if (__builtin_expect(!b, 0)) {
-		/* Cannot see who sleeps: as shmring_notify(). */
-		(void)shmring_kick(s->region, SHMRING_DB_SPACE);
-		return;
-	}
-	b += SHMRING_DB_SPACE;
-	/* shmring_notify()'s barrier (a fence, or none with membarrier). */
-	shmring__notify_barrier(b);
-	/* Acquire: the writer stored wake_read_pos before it armed. */
-	if (!__atomic_load_n(&b->armed, __ATOMIC_ACQUIRE))
-		return;
-	if ((int64_t)(s->pos - __atomic_load_n(&s->shared->wake_read_pos,
-					       __ATOMIC_RELAXED)) < 0)
-		return;		/* not yet: the flag stays armed */
-	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
-		(void)shmring_kick(s->region, SHMRING_DB_SPACE);
-#endif
-}
-
 SHMRING_INLINE void shmring_stream__advance(struct shmring_stream *s, uint64_t n)
 {
 	s->pos += n;
@@ -290,7 +255,14 @@ SHMRING_INLINE void shmring_stream__advance(struct shmring_stream *s, uint64_t n
 		__atomic_store_n(&s->shared->writes, ++s->writes, __ATOMIC_RELAXED);
 		shmring_notify(s->region, SHMRING_DB_DATA);
 	} else {
-		shmring_stream__notify_space(s);
+		/* a writer asleep on a full ring wants 1/8 of it free
+		 * (wake_read_pos; docs/stream.md, "Sleeping") */
+		struct shmring_bell *b = shmring__armed_bell(s->region,
+							     SHMRING_DB_SPACE);
+
+		if (b && (int64_t)(s->pos - __atomic_load_n(&s->shared->wake_read_pos,
+							    __ATOMIC_RELAXED)) >= 0)
+			shmring__wake_bell(s->region, SHMRING_DB_SPACE, b);
 	}
 }
 

@@ -193,6 +193,46 @@ SHMRING_INLINE void shmring_notify(struct shmring_region *r, unsigned int db)
 #endif
 }
 
+/*
+ * Library-internal (not API), for kinds whose blocked peer waits for a
+ * position (stream, MPSC: a writer asleep on a full ring wants a slice of
+ * it free, not one record), so that it sleeps once per slice, not once per
+ * call. After publishing its position the notifier calls
+ * shmring__armed_bell(): NULL means nothing to do (nobody armed; the fast
+ * path is shmring_notify()'s barrier and one load), else the armed bell,
+ * and the acquire load of armed makes the position the waiter stored before
+ * arming visible. If that position is reached, shmring__wake_bell() clears
+ * the flag and kicks; if not, the flag stays armed. TSan builds, whose
+ * waiters arm with a bare exchange, notify unconditionally as
+ * shmring_notify() does (a kick per call while a peer sleeps) and get NULL.
+ */
+SHMRING_INLINE struct shmring_bell *shmring__armed_bell(struct shmring_region *r,
+							unsigned int db)
+{
+#ifdef __SANITIZE_THREAD__
+	shmring_notify(r, db);
+	return NULL;
+#else
+	struct shmring_bell *b = r->bells;
+
+	if (__builtin_expect(!b, 0)) {
+		/* Cannot see who sleeps: as shmring_notify(). */
+		(void)shmring_kick(r, db);
+		return NULL;
+	}
+	b += db;
+	shmring__notify_barrier(b);
+	return __atomic_load_n(&b->armed, __ATOMIC_ACQUIRE) ? b : NULL;
+#endif
+}
+
+SHMRING_INLINE void shmring__wake_bell(struct shmring_region *r, unsigned int db,
+				       struct shmring_bell *b)
+{
+	if (__atomic_exchange_n(&b->armed, 0, __ATOMIC_SEQ_CST))
+		(void)shmring_kick(r, db);
+}
+
 #ifdef __cplusplus
 }
 #endif
