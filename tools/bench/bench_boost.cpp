@@ -39,8 +39,7 @@ template <uint32_t N>
 using queue = boost::lockfree::spsc_queue<rec<N>, boost::lockfree::capacity<slots_of(N)>>;
 
 /* Every power of two from 8 to 65536 bytes (the default sweep). */
-#define BOOST_SIZES(X) X(8) X(16) X(32) X(64) X(128) X(256) X(512) X(1024) X(2048) \
-	X(4096) X(8192) X(16384) X(32768) X(65536)
+#define BOOST_SIZES(X) BENCH_POW2_SIZES(X)
 
 int idle(bench_ctl *c, uint32_t *polls, uint64_t deadline)
 {

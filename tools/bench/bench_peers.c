@@ -49,8 +49,7 @@ static int consume_one(struct bench_ctl *c, const unsigned char *rec, uint64_t n
 /* ---- ck_ring ------------------------------------------------------------ */
 
 /* One prototype per power-of-two size: a struct of N bytes, copied by value. */
-#define CK_SIZES(X) X(8) X(16) X(32) X(64) X(128) X(256) X(512) X(1024) X(2048) \
-	X(4096) X(8192) X(16384) X(32768) X(65536)
+#define CK_SIZES(X) BENCH_POW2_SIZES(X)
 #define CK_DEF(n)				\
 	struct rec##n { unsigned char b[n]; };	\
 	CK_RING_PROTOTYPE(rec##n, rec##n)

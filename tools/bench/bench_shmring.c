@@ -93,11 +93,7 @@ msg_send(struct shmring_msg *m, const unsigned char *buf, uint32_t size)
 {
 	switch (size) {
 #define MSG_SEND_CASE(n)	case n: return shmring_msg_send(m, buf, n, 0, 0);
-	MSG_SEND_CASE(8) MSG_SEND_CASE(16) MSG_SEND_CASE(32) MSG_SEND_CASE(64)
-	MSG_SEND_CASE(128) MSG_SEND_CASE(256) MSG_SEND_CASE(512)
-	MSG_SEND_CASE(1024) MSG_SEND_CASE(2048) MSG_SEND_CASE(4096)
-	MSG_SEND_CASE(8192) MSG_SEND_CASE(16384) MSG_SEND_CASE(32768)
-	MSG_SEND_CASE(65536)
+	BENCH_POW2_SIZES(MSG_SEND_CASE)
 #undef MSG_SEND_CASE
 	default:
 		return shmring_msg_send(m, buf, size, 0, 0);
