@@ -103,6 +103,8 @@ enum shmring_mpsc_role {
 #define SHMRING_MPSC_RETRY_MAX	(1U << 16)
 /* Blocking calls: ns to spin before sleeping (0 in opts = this). */
 #define SHMRING_MPSC_SPIN	SHMRING_WAIT_SPIN_DEFAULT_NS
+#define SHMRING_MPSC_SLIP	2000U
+#define SHMRING_MPSC_NO_SLIP	0xffffffffU
 /* Producer pids tracked in the shared header (fallback hang-up). */
 #define SHMRING_MPSC_PROD_PIDS	16
 /* Pass as a timeout to wait for ever. */
@@ -158,7 +160,12 @@ struct shmring_mpsc_opts {
 	uint32_t mode;		/* create: permission bits; 0 means 0600 */
 	uint32_t spin;		/* blocking calls: ns to spin before
 				 * sleeping; 0 = SHMRING_MPSC_SPIN */
-	uint32_t reserved0;	/* 0 */
+	uint32_t slip_ns;	/* consumer, try calls: how long to leave the
+				 * slots alone after catching up with
+				 * streaming producers; 0 = SHMRING_MPSC_SLIP,
+				 * SHMRING_MPSC_NO_SLIP = never (docs/mpsc.md,
+				 * "Slipping"; was reserved0, which had to
+				 * be 0) */
 	uint64_t attach_timeout_ns;	/* wait for a creator still
 					 * initialising; 0 = 2 s */
 	uint64_t stuck_ns;	/* consumer: a blocking pop returns -EBUSY
@@ -191,6 +198,12 @@ struct shmring_mpsc {
 	uint64_t stuck_pos;		/* position seen in progress ... */
 	uint64_t stuck_since_ns;	/* ... first seen at (CLOCK_MONOTONIC) */
 	bool stuck_valid;
+	uint32_t taken;			/* records taken since the last catch-up */
+	uint32_t tick_n;		/* records taken since tick_t */
+	uint64_t tick_t;		/* start of the streaming estimate's window */
+	uint64_t slip_t0;		/* when the current slip began, 0: none */
+	uint32_t slip_ns;		/* 0: never slip */
+	uint32_t streaming;		/* 256 records taken within 100 us */
 	/* cold */
 	uint32_t spin;
 	uint64_t stuck_ns;
@@ -316,6 +329,8 @@ int shmring_mpsc_skip(struct shmring_mpsc *q, uint64_t pos);
 
 /* Slow path of the inline consumer calls (not for direct use). */
 int shmring_mpsc__not_ready(struct shmring_mpsc *q, uint64_t pos, uint64_t w);
+int shmring_mpsc__slipping(struct shmring_mpsc *q);
+void shmring_mpsc__caught_up(struct shmring_mpsc *q);
 
 /* ---- hot path ---------------------------------------------------------- */
 
@@ -571,6 +586,9 @@ SHMRING_INLINE int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_
 
 	if (q->role != SHMRING_MPSC_CONSUMER)
 		return -EBADF;
+	/* Slipping behind streaming producers (docs/mpsc.md): come back later. */
+	if (__builtin_expect(q->slip_t0 != 0, 0) && shmring_mpsc__slipping(q))
+		return -EAGAIN;
 	for (n = 0; n <= q->nslots; n++) {
 		uint64_t pos = q->tail;
 		struct shmring_mpsc_slot *s = shmring_mpsc__slot(q, pos);
@@ -579,6 +597,9 @@ SHMRING_INLINE int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_
 		uint32_t len;
 
 		if (w != SHMRING_MPSC_WORD(pos, SHMRING_MPSC_READY)) {
+			/* caught up after taking records: slip? */
+			if (q->taken)
+				shmring_mpsc__caught_up(q);
 			/*
 			 * Empty: answer from the slot alone; head is read on
 			 * one poll in SHMRING_MPSC_HEAD_CHECK (the first one
@@ -608,6 +629,7 @@ SHMRING_INLINE int shmring_mpsc_try_peek(struct shmring_mpsc *q, struct shmring_
 		rec->owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
 		rec->pos = pos;
 		q->peeked = pos + 1;
+		q->taken++;
 		return 0;
 	}
 	return -EAGAIN;
