@@ -198,17 +198,19 @@ struct shmring_mpsc {
 	uint64_t stuck_pos;		/* position seen in progress ... */
 	uint64_t stuck_since_ns;	/* ... first seen at (CLOCK_MONOTONIC) */
 	bool stuck_valid;
+	/* cold */
+	uint32_t spin;
+	uint64_t stuck_ns;
+	struct shmring_region *region;
+	_Atomic uint32_t *map_refs;	/* handles sharing this mapping */
+	/* consumer, slipping (docs/mpsc.md); last, so that the offsets the
+	 * inline calls of older builds use stay where they were */
 	uint32_t taken;			/* records taken since the last catch-up */
 	uint32_t tick_n;		/* records taken since tick_t */
 	uint64_t tick_t;		/* start of the streaming estimate's window */
 	uint64_t slip_t0;		/* when the current slip began, 0: none */
 	uint32_t slip_ns;		/* 0: never slip */
 	uint32_t streaming;		/* 256 records taken within 100 us */
-	/* cold */
-	uint32_t spin;
-	uint64_t stuck_ns;
-	struct shmring_region *region;
-	_Atomic uint32_t *map_refs;	/* handles sharing this mapping */
 };
 
 /* A record handed out by shmring_mpsc_try_peek(). */
