@@ -30,6 +30,7 @@
 #include <shmring/wait.h>
 
 #include "kselftest_harness.h"
+#include "test_util.h"
 
 #define NR	64
 #define SEC	1000000000ULL
@@ -235,26 +236,10 @@ struct feeder {
 /* Thread tid of this process is blocked (state S), for at most 10 s. */
 static bool await_asleep(pid_t tid)
 {
-	char path[64], buf[512], *p;
-	FILE *f;
-	int i;
+	char path[64];
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	for (i = 0; i < 100000; i++) {
-		size_t n = 0;
-
-		f = fopen(path, "r");
-		if (f) {
-			n = fread(buf, 1, sizeof(buf) - 1, f);
-			fclose(f);
-		}
-		buf[n] = 0;
-		p = strrchr(buf, ')');
-		if (p && p[1] == ' ' && p[2] == 'S')
-			return true;
-		usleep(100);
-	}
-	return false;
+	return shmring_test_await_sleeping(path);
 }
 
 /*

@@ -5,8 +5,11 @@
 #ifndef SHMRING_TEST_UTIL_H
 #define SHMRING_TEST_UTIL_H
 
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -64,6 +67,37 @@ static inline void shmring_test_await_armed(const struct shmring_region *r, unsi
 		usleep(100);
 	}
 	usleep(r->bells ? 20000 : 50000);
+}
+
+/*
+ * Poll a /proc stat file (/proc/<pid>/stat, /proc/self/task/<tid>/stat)
+ * until that task is asleep (state S), for at most 10 s. False if it never
+ * was, or the file went away (the task is gone). An armed waiter still
+ * issues membarrier and re-checks before it sleeps (a wide window under
+ * TCG): publishing before it sleeps would be correct but would not
+ * exercise the wake.
+ */
+static inline bool shmring_test_await_sleeping(const char *stat_path)
+{
+	char buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	for (int i = 0; i < 100000; i++) {
+		fd = open(stat_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0) {
+			buf[n] = 0;
+			p = strrchr(buf, ')');
+			if (p && p[1] == ' ' && p[2] == 'S')
+				return true;
+		}
+		usleep(100);
+	}
+	return false;
 }
 
 #endif /* SHMRING_TEST_UTIL_H */

@@ -120,34 +120,13 @@ static bool await_u32(const uint32_t *p, uint32_t v)
 	return false;
 }
 
-/*
- * Poll until process pid is asleep (state S in /proc/<pid>/stat), at most
- * 10 s. An armed waiter still issues membarrier and re-checks before it
- * sleeps (a wide window under TCG): publishing before it sleeps would be
- * correct but would not exercise the wake.
- */
+/* Until process pid is asleep (state S), at most 10 s. */
 static bool await_sleeping(pid_t pid)
 {
-	char path[48], buf[256], *p;
-	int i, fd;
-	ssize_t n;
+	char path[48];
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	for (i = 0; i < 100000; i++) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return false;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0) {
-			buf[n] = 0;
-			p = strrchr(buf, ')');
-			if (p && p[1] == ' ' && p[2] == 'S')
-				return true;
-		}
-		usleep(100);
-	}
-	return false;
+	return shmring_test_await_sleeping(path);
 }
 
 static bool armed(struct shmring_region *r, unsigned int db)
